@@ -1,0 +1,304 @@
+"""Shared machinery of the neural estimators (parameters, input checks)."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.special import softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _torch
+
+
+def _is_module_class(value):
+    import torch
+
+    return isinstance(value, type) and issubclass(value, torch.nn.Module)
+
+
+def _is_optimizer_class(value):
+    import torch
+
+    return isinstance(value, type) and issubclass(value, torch.optim.Optimizer)
+
+
+_NETWORK_CONSTRAINTS = {
+    "module": [StrOptions({"linear", "mlp"}), callable],
+    "module_params": [dict, None],
+    "optimizer": [StrOptions({"sgd", "adam", "adamw"}), callable],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "momentum": [Interval(Real, 0, 1, closed="left")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "device": "no_validation",
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+
+
+class _NeuralClassifierMixin(ClassifierMixin):
+    """Input checks, label encoding and network settings shared by estimators.
+
+    Subclasses define the network parameters listed in
+    ``_NETWORK_CONSTRAINTS`` in their ``__init__``.
+    """
+
+    def _check_module_params(self):
+        if not isinstance(self.module, str) and not _is_module_class(self.module):
+            raise ValueError(
+                "`module` must be 'linear', 'mlp' or a torch.nn.Module subclass; "
+                f"got {self.module!r}."
+            )
+        if not isinstance(self.optimizer, str) and not _is_optimizer_class(
+            self.optimizer
+        ):
+            raise ValueError(
+                "`optimizer` must be 'sgd', 'adam', 'adamw' or a "
+                f"torch.optim.Optimizer subclass; got {self.optimizer!r}."
+            )
+
+    def _validate_X_y(self, X, y):
+        """Validate training data; return float32 X and encoded labels."""
+        X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
+        check_classification_targets(y)
+        self._label_encoder = LabelEncoder().fit(y)
+        self.classes_ = self._label_encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the "
+                f"data; got 1 class ({self.classes_[0]!r})."
+            )
+        return X, self._label_encoder.transform(y)
+
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+
+    def _encode_y(self, y, n_samples, name="y"):
+        """Encode known labels of ``y``; raise on unknown labels or length."""
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != n_samples:
+            raise ValueError(
+                f"`{name}` must be 1-d with {n_samples} entries like X; got shape "
+                f"{y.shape}."
+            )
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if len(unknown):
+            raise ValueError(
+                f"`{name}` holds labels unseen in fit: {unknown.tolist()[:5]}; "
+                f"known classes are {self.classes_.tolist()}."
+            )
+        return np.searchsorted(self.classes_, y)
+
+    def _seeds(self, n=1):
+        """Integer seeds drawn from ``random_state``."""
+        rng = check_random_state(self.random_state)
+        return rng.randint(np.iinfo(np.int32).max, size=n)
+
+    def _module_factory(self, n_features, n_classes):
+        return _torch.resolve_module(
+            self.module, self.module_params, n_features, n_classes
+        )
+
+    def _net_settings(self):
+        return dict(
+            optimizer=self.optimizer,
+            lr=self.lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            device=self.device,
+        )
+
+    def _logits(self, X):
+        X = self._validate_X(X)
+        return _torch.predict_logits(self.net_, _torch.as_tensor(X))
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities of the classes, in the order of ``classes_``.
+        """
+        return softmax(self._logits(X).astype(np.float64), axis=1)
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels, from ``classes_``.
+        """
+        return self.classes_[np.argmax(self._logits(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+
+_TRAINING_CONSTRAINTS = {
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+}
+
+
+class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
+    """A network classifier trained on a (possibly shifted) cross-entropy.
+
+    Holds the fit logic shared by :class:`MATClassifier` and the ERM baseline:
+    the validation split, worst-group early stopping and the skorch net.
+    Subclasses implement ``_training_shift``.
+    """
+
+    def _training_shift(self, X_train, y_train, heldout_logits, seed):
+        """Per-example logit shift of shape (n_train, n_classes), or None."""
+        raise NotImplementedError
+
+    def _inferred_valid_groups(self, X_valid, y_valid):
+        """Inferred groups of the validation rows, or None."""
+        return None
+
+    def _split(self, y_enc, strata, seed):
+        """Stratified train/validation indices."""
+        from sklearn.model_selection import train_test_split
+
+        rows = np.arange(len(y_enc))
+        _, counts = np.unique(strata, return_counts=True)
+        stratify = strata if counts.min() >= 2 else y_enc
+        n_valid = int(np.ceil(self.validation_fraction * len(rows)))
+        n_classes = len(np.unique(y_enc))
+        if n_valid < n_classes or len(rows) - n_valid < n_classes:
+            raise ValueError(
+                f"{type(self).__name__} with early_stopping=True holds out "
+                f"validation_fraction={self.validation_fraction} of {len(rows)} "
+                "samples, too few to keep every class on both sides; pass more "
+                "data or early_stopping=False."
+            )
+        try:
+            return train_test_split(
+                rows, test_size=n_valid, stratify=stratify, random_state=seed
+            )
+        except ValueError:
+            return train_test_split(rows, test_size=n_valid, random_state=seed)
+
+    def _fit_network(self, X, y, *, group_labels=None, heldout_logits=None):
+        self._check_module_params()
+        X, y_enc = self._validate_X_y(X, y)
+        n_samples, n_classes = len(X), len(self.classes_)
+        if group_labels is not None:
+            group_labels = _check_group_labels(group_labels, n_samples)
+        if heldout_logits is not None:
+            heldout_logits = _check_heldout_logits(heldout_logits, n_samples, n_classes)
+        seed_split, seed_shift, seed_torch = self._seeds(3)
+
+        if self.early_stopping:
+            strata = y_enc if group_labels is None else _strata(y_enc, group_labels)
+            train, valid = self._split(y_enc, strata, seed_split)
+        else:
+            train, valid = np.arange(n_samples), None
+
+        X_train, y_train = X[train], y_enc[train]
+        shift = self._training_shift(
+            X_train,
+            y_train,
+            None if heldout_logits is None else heldout_logits[train],
+            int(seed_shift),
+        )
+        data = {"X": _torch.as_tensor(X_train)}
+        if shift is not None:
+            data["shift"] = _torch.torch.as_tensor(shift)
+
+        callbacks = []
+        self.validation_groups_source_ = None
+        if valid is not None:
+            X_valid, y_valid = X[valid], y_enc[valid]
+            if group_labels is not None:
+                groups = np.unique(group_labels[valid], return_inverse=True)[1]
+                source = "group_labels"
+            else:
+                groups = self._inferred_valid_groups(X_valid, y_valid)
+                source = "inferred" if groups is not None else "class"
+            self.validation_groups_source_ = source
+            callbacks = [
+                ("valid_wga", _torch.GroupValidation(
+                    _torch.as_tensor(X_valid), y_valid, groups
+                )),
+                ("early_stopping", _torch.early_stopping(self.n_iter_no_change)),
+            ]
+        make_module = self._module_factory(X.shape[1], n_classes)
+        self.net_ = _torch.build_net(
+            _torch.MATNet, make_module, callbacks=callbacks, **self._net_settings()
+        )
+        _torch.fit_net(
+            self.net_, data, _torch.torch.as_tensor(y_train), seed=int(seed_torch)
+        )
+        history = self.net_.history
+        self.n_epochs_ = len(history)
+        if valid is not None:
+            scores = np.asarray(history[:, "valid_wga"])
+            self.best_epoch_ = int(np.argmax(scores)) + 1
+            self.validation_score_ = float(scores.max())
+        else:
+            self.best_epoch_ = self.n_epochs_
+            self.validation_score_ = None
+        if self.verbose:
+            print(
+                f"{type(self).__name__}: {self.n_epochs_} epochs, best epoch "
+                f"{self.best_epoch_}, validation score {self.validation_score_} "
+                f"({self.validation_groups_source_})"
+            )
+        return self
+
+
+def _strata(y_enc, group_labels):
+    _, g = np.unique(group_labels, return_inverse=True)
+    return y_enc * (g.max() + 1) + g
+
+
+def _check_group_labels(group_labels, n_samples):
+    group_labels = np.asarray(group_labels)
+    if group_labels.ndim != 1 or len(group_labels) != n_samples:
+        raise ValueError(
+            f"`group_labels` must be 1-d with one entry per sample ({n_samples}); "
+            f"got shape {group_labels.shape}."
+        )
+    if group_labels.dtype.kind in "fcO":
+        import pandas as pd
+
+        if pd.isna(group_labels).any():
+            raise ValueError("`group_labels` has missing values (NaN or None).")
+    return group_labels
+
+
+def _check_heldout_logits(heldout_logits, n_samples, n_classes):
+    logits = np.asarray(heldout_logits, dtype=np.float64)
+    if logits.shape != (n_samples, n_classes):
+        raise ValueError(
+            f"`heldout_logits` must have shape (n_samples, n_classes) = "
+            f"({n_samples}, {n_classes}); got {logits.shape}."
+        )
+    if not np.isfinite(logits).all():
+        raise ValueError("`heldout_logits` contains NaN or infinity.")
+    return logits

@@ -1,0 +1,136 @@
+"""Empirical risk minimization with the same networks: the baseline."""
+
+from sklearn.base import _fit_context
+
+from ._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
+
+
+class ERMClassifier(_NetworkClassifier):
+    """Plain cross-entropy training with the networks and loop of MAT.
+
+    The baseline every robustness method is compared with: the same module,
+    optimizer, data path and early stopping as :class:`MATClassifier`, and
+    no shift.
+
+    Parameters
+    ----------
+    module : {"linear", "mlp"} or torch.nn.Module subclass, default="mlp"
+        The network; see :class:`MATClassifier`.
+    module_params : dict, default=None
+        Keyword arguments of the module.
+    optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
+        Optimizer.
+    lr : float, default=0.01
+        Learning rate.
+    momentum : float, default=0.9
+        Momentum, for optimizers that take it.
+    weight_decay : float, default=0.0
+        Weight decay (L2 penalty).
+    batch_size : int or None, default=256
+        Rows per step; ``None`` trains on the full batch.
+    max_epochs : int, default=100
+        Maximum number of passes over the training rows.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows and keep the epoch with
+        the best worst-group (with ``group_labels``) or worst-class
+        validation accuracy.
+    validation_fraction : float, default=0.2
+        Share of rows held out for early stopping.
+    n_iter_no_change : int, default=20
+        Patience of early stopping, in epochs.
+    device : str or torch.device, default="cpu"
+        Where to train.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the split, the weights and the batches.
+    verbose : int, default=0
+        Print a summary line when fitting ends.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    net_ : skorch.NeuralNet
+        The fitted skorch net.
+    n_epochs_ : int
+        Epochs run.
+    best_epoch_ : int
+        Epoch whose weights were kept.
+    validation_score_ : float or None
+        Validation score of the kept epoch.
+    validation_groups_source_ : {"group_labels", "class"} or None
+        Which groups the validation score used.
+
+    See Also
+    --------
+    MATClassifier : The same network trained with the memorization-aware shift.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skmat.baselines import ERMClassifier
+    >>> X, y = make_classification(n_samples=200, random_state=0)
+    >>> ERMClassifier(max_epochs=10, random_state=0).fit(X, y).score(X, y) > 0.8
+    True
+    """
+
+    _parameter_constraints = {**_NETWORK_CONSTRAINTS, **_TRAINING_CONSTRAINTS}
+
+    __metadata_request__fit = {"group_labels": True}
+
+    def __init__(
+        self,
+        *,
+        module="mlp",
+        module_params=None,
+        optimizer="sgd",
+        lr=0.01,
+        momentum=0.9,
+        weight_decay=0.0,
+        batch_size=256,
+        max_epochs=100,
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=20,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.module = module
+        self.module_params = module_params
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, *, group_labels=None):
+        """Fit the network by plain cross-entropy.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        group_labels : array-like of shape (n_samples,), default=None
+            True groups, used only to score the validation rows.
+
+        Returns
+        -------
+        self : ERMClassifier
+            The fitted classifier.
+        """
+        return self._fit_network(X, y, group_labels=group_labels)
+
+    def _training_shift(self, X_train, y_train, heldout_logits, seed):
+        return None

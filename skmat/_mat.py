@@ -1,0 +1,263 @@
+"""Memorization-Aware Training (MAT)."""
+
+from numbers import Real
+
+from sklearn.base import _fit_context, clone
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.validation import check_is_fitted
+
+from . import _torch
+from ._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
+from ._xrm import XRMEstimator
+
+
+class MATClassifier(_NetworkClassifier):
+    """Memorization-Aware Training: a classifier robust to spurious correlations.
+
+    A network trained by plain cross-entropy on data with a spurious
+    correlation learns the spurious feature for the majority and memorizes
+    the minority. MAT first obtains *held-out* logits ``h_i`` for every
+    training example (from :class:`XRMEstimator`, or given by the user),
+    turns them into a calibrated per-example logit shift
+
+    .. math::
+
+        s_i(y) = \\log \\sum_{\\hat y} p(\\hat y \\mid x_i)\\, p(y \\mid \\hat y),
+        \\qquad p(\\hat y \\mid x_i) = \\mathrm{softmax}(h_i / \\tau),
+
+    and trains on ``cross_entropy(f(x_i) + s_i, y_i)``. The shift is a constant
+    used only in training: :meth:`predict` uses ``f(x)`` alone. The table
+    ``p(y, yhat)`` is estimated once over the whole training set (the paper's
+    formula), not per minibatch as in the authors' code, so that the shift
+    does not depend on the batch size or on which rows share a batch.
+
+    By default a stratified ``validation_fraction`` of the data is held out
+    and the epoch with the best worst-group validation accuracy is kept: with
+    the user's ``group_labels`` when given to :meth:`fit`, else with the
+    groups XRM infers on the validation rows, else worst-class accuracy.
+
+    Parameters
+    ----------
+    temperature : float, default=0.1
+        Temperature ``tau`` of the held-out softmax: the strength of the
+        shift. Small values trust the held-out predictions fully (a strong
+        shift); large values flatten them towards the class prior (a weak
+        shift). The knob to search with :class:`~sklearn.model_selection.
+        GridSearchCV` and :class:`WorstGroupScorer`.
+    xrm : XRMEstimator or None, default=None
+        Source of the held-out logits. It is cloned and fitted on the
+        training rows at each :meth:`fit`. ``None`` uses an
+        :class:`XRMEstimator` with this classifier's network settings. Not
+        used when ``heldout_logits`` are passed to :meth:`fit`.
+    module : {"linear", "mlp"} or torch.nn.Module subclass, default="mlp"
+        The network. A class is instantiated with ``n_features`` and
+        ``n_classes`` when its ``__init__`` takes them, plus
+        ``module_params``.
+    module_params : dict, default=None
+        Keyword arguments of the module, e.g. ``{"hidden_layer_sizes":
+        (128,)}`` for ``"mlp"`` or ``{"bias": False}`` for ``"linear"``.
+    optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
+        Optimizer.
+    lr : float, default=0.01
+        Learning rate.
+    momentum : float, default=0.9
+        Momentum, for optimizers that take it.
+    weight_decay : float, default=0.0
+        Weight decay (L2 penalty).
+    batch_size : int or None, default=256
+        Rows per step; ``None`` trains on the full batch.
+    max_epochs : int, default=100
+        Maximum number of passes over the training rows.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the data, stop after
+        ``n_iter_no_change`` epochs without a better worst-group validation
+        accuracy and keep the best epoch. ``False`` trains ``max_epochs``
+        epochs on all rows and keeps the last one.
+    validation_fraction : float, default=0.2
+        Share of the rows held out for early stopping, stratified on the
+        class (and on ``group_labels`` when given).
+    n_iter_no_change : int, default=20
+        Patience of early stopping, in epochs.
+    device : str or torch.device, default="cpu"
+        Where to train, e.g. ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the validation split, XRM, the weights and the batches. The
+        same value gives the same model.
+    verbose : int, default=0
+        Print a summary line when fitting ends.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when X has string column names.
+    net_ : skorch.NeuralNet
+        The fitted skorch net; ``net_.history`` holds the training curves.
+    xrm_ : XRMEstimator or None
+        The fitted clone of ``xrm``; None when ``heldout_logits`` were given.
+    shift_ : ndarray of shape (n_train, n_classes)
+        The logit shift of the training rows (those not held out).
+    n_epochs_ : int
+        Epochs run.
+    best_epoch_ : int
+        Epoch whose weights were kept.
+    validation_score_ : float or None
+        Worst-group validation accuracy of the kept epoch.
+    validation_groups_source_ : {"group_labels", "inferred", "class"} or None
+        Which groups the validation score used.
+
+    See Also
+    --------
+    XRMEstimator : The default source of held-out logits.
+    WorstGroupScorer : Worst-group accuracy as a scorer for model selection.
+
+    References
+    ----------
+    .. [1] Bayat, R., Pezeshki, M., Dohmatob, E., Lopez-Paz, D. and Vincent,
+       P. "The Pitfalls of Memorization: When Memorization Hurts
+       Generalization", ICLR 2025.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skmat import MATClassifier
+    >>> X, y = make_classification(n_samples=300, random_state=0)
+    >>> clf = MATClassifier(max_epochs=20, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3]).shape
+    (3,)
+    >>> clf.validation_groups_source_
+    'inferred'
+    """
+
+    _parameter_constraints = {
+        **_NETWORK_CONSTRAINTS,
+        **_TRAINING_CONSTRAINTS,
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "xrm": [HasMethods(["fit"]), None],
+    }
+
+    # group_labels and heldout_logits are requested by default when metadata
+    # routing is on, so GridSearchCV(...).fit(X, y, group_labels=g) works.
+    __metadata_request__fit = {"group_labels": True, "heldout_logits": True}
+
+    def __init__(
+        self,
+        *,
+        temperature=0.1,
+        xrm=None,
+        module="mlp",
+        module_params=None,
+        optimizer="sgd",
+        lr=0.01,
+        momentum=0.9,
+        weight_decay=0.0,
+        batch_size=256,
+        max_epochs=100,
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=20,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.temperature = temperature
+        self.xrm = xrm
+        self.module = module
+        self.module_params = module_params
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, *, group_labels=None, heldout_logits=None):
+        """Fit XRM (unless held-out logits are given), then the shifted network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        group_labels : array-like of shape (n_samples,), default=None
+            True group of each row, when known. Used only to score the
+            validation rows for early stopping; training never sees it.
+        heldout_logits : array-like of shape (n_samples, n_classes), default=None
+            Precomputed held-out logits (columns in sorted label order), e.g.
+            from :func:`~sklearn.model_selection.cross_val_predict`. When
+            given, no XRM is fitted.
+
+        Returns
+        -------
+        self : MATClassifier
+            The fitted classifier.
+        """
+        return self._fit_network(
+            X, y, group_labels=group_labels, heldout_logits=heldout_logits
+        )
+
+    def _default_xrm(self):
+        return XRMEstimator(
+            module=self.module,
+            module_params=self.module_params,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            device=self.device,
+        )
+
+    def _training_shift(self, X_train, y_train, heldout_logits, seed):
+        if heldout_logits is None:
+            xrm = self._default_xrm() if self.xrm is None else clone(self.xrm)
+            xrm.set_params(random_state=seed)
+            self.xrm_ = xrm.fit(X_train, self.classes_[y_train])
+            heldout_logits = self.xrm_.heldout_logits_
+        else:
+            self.xrm_ = None
+        self.shift_ = _torch.mat_shift(
+            heldout_logits, y_train, self.temperature, len(self.classes_)
+        )
+        return self.shift_
+
+    def _inferred_valid_groups(self, X_valid, y_valid):
+        if self.xrm_ is None:
+            return None
+        return self.xrm_.infer_group_labels(X_valid, self.classes_[y_valid])
+
+    def infer_group_labels(self, X, y):
+        """Groups of labelled data inferred by the fitted XRM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+        y : array-like of shape (n_samples,)
+            Their labels.
+
+        Returns
+        -------
+        group_labels : ndarray of shape (n_samples,)
+            ``2 * class_index + mistake``, see
+            :meth:`XRMEstimator.infer_group_labels`.
+        """
+        check_is_fitted(self)
+        if self.xrm_ is None:
+            raise AttributeError(
+                "This MATClassifier was fitted with precomputed `heldout_logits` "
+                "and has no XRM to infer groups with."
+            )
+        return self.xrm_.infer_group_labels(X, y)

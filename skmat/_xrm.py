@@ -1,0 +1,315 @@
+"""Cross-Risk Minimization (XRM): held-out logits and inferred groups."""
+
+import warnings
+
+import numpy as np
+from scipy.special import softmax
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from . import _torch
+from ._base import _NETWORK_CONSTRAINTS, _NeuralClassifierMixin
+from .exceptions import DegenerateEnvironmentWarning
+
+
+class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
+    """Discover environments with Cross-Risk Minimization (XRM).
+
+    Two twin networks are trained together, each on its own random half of
+    the data, with a class-balanced cross-entropy. After every step the
+    label of each example in the batch is replaced, with probability
+    ``(p_max - 1/K) K / (K - 1)``, by the prediction of the twin that does not
+    train on it (the "echo chamber"), so that the twins chase each other's
+    mistakes. At the end each training example gets *held-out* logits from
+    the twin that never trained on it, and any labelled example gets an
+    inferred group ``(y, m)``: its class and whether either twin misclassifies
+    it. No group labels are needed.
+
+    Parameters
+    ----------
+    module : {"linear", "mlp"} or torch.nn.Module subclass, default="mlp"
+        The network of each twin. A class is instantiated with
+        ``n_features`` and ``n_classes`` when its ``__init__`` takes them,
+        plus ``module_params``.
+    module_params : dict, default=None
+        Keyword arguments of the module, e.g. ``{"hidden_layer_sizes":
+        (128,)}`` for ``"mlp"`` or ``{"bias": False}`` for ``"linear"``.
+    optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
+        Optimizer of the twins. Gradient descent's implicit bias matters
+        here: with Adam the echo chamber can run away on high-dimensional
+        data (a flip rate near 0.5).
+    lr : float, default=0.01
+        Learning rate.
+    momentum : float, default=0.9
+        Momentum, for optimizers that take it.
+    weight_decay : float, default=0.0
+        Weight decay (L2 penalty).
+    batch_size : int or None, default=256
+        Rows per step; ``None`` trains on the full batch.
+    max_epochs : int, default=100
+        Passes over the data.
+    selection : {"last", "flip_rate"}, default="last"
+        Which epoch's twins are kept: the one with the highest flip rate
+        (XRM's model-selection signal) or the last one.
+    device : str or torch.device, default="cpu"
+        Where to train, e.g. ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the twin assignment, the weights, the batches and the label
+        flips. The same value gives the same model.
+    verbose : int, default=0
+        Print one line when fitting ends.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when X has string column names.
+    net_ : skorch.NeuralNet
+        The fitted skorch net holding both twins (``net_.module_.twins``).
+    twin_assignment_ : ndarray of shape (n_samples,)
+        0 or 1: the twin that trained on each training example.
+    heldout_logits_ : ndarray of shape (n_samples, n_classes)
+        Logits of each training example from the twin that did not train on
+        it. This is what :class:`~skmat.MATClassifier` turns into its shift.
+    heldin_logits_ : ndarray of shape (n_samples, n_classes)
+        Logits from the twin that trained on each example.
+    dynamic_labels_ : ndarray of shape (n_samples,)
+        The labels after flipping, in the label space of ``classes_``.
+    flip_rate_ : float
+        Share of ``dynamic_labels_`` that differ from the true labels (higher
+        is better for model selection of XRM).
+    cross_mistakes_ : ndarray of shape (n_samples,)
+        True where either twin misclassifies the training example.
+    group_labels_ : ndarray of shape (n_samples,)
+        Inferred groups of the training data, ``2 * class_index + mistake``.
+    degenerate_ : bool
+        True when some class does not split into two environments.
+    best_epoch_ : int
+        Epoch whose twins were kept.
+    history_ : skorch.History
+        Per-epoch training loss and flip rate.
+
+    See Also
+    --------
+    MATClassifier : Trains with a logit shift built from XRM's held-out logits.
+
+    References
+    ----------
+    .. [1] Pezeshki, M., Bouchacourt, D., Ibrahim, M., Ballas, N., Vincent,
+       P. and Lopez-Paz, D. "Discovering environments with XRM", ICML 2024.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skmat import XRMEstimator
+    >>> X, y = make_classification(n_samples=200, random_state=0)
+    >>> xrm = XRMEstimator(max_epochs=20, random_state=0).fit(X, y)
+    >>> xrm.heldout_logits_.shape
+    (200, 2)
+    >>> groups = xrm.infer_group_labels(X, y)
+    >>> sorted(set(groups.tolist()) - {0, 1, 2, 3})
+    []
+    """
+
+    _parameter_constraints = {
+        **_NETWORK_CONSTRAINTS,
+        "selection": [StrOptions({"flip_rate", "last"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        module="mlp",
+        module_params=None,
+        optimizer="sgd",
+        lr=0.01,
+        momentum=0.9,
+        weight_decay=0.0,
+        batch_size=256,
+        max_epochs=100,
+        selection="last",
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.module = module
+        self.module_params = module_params
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.selection = selection
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the twins and compute held-out logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : XRMEstimator
+            The fitted estimator.
+        """
+        self._check_module_params()
+        X, y_enc = self._validate_X_y(X, y)
+        n_samples, n_classes = len(X), len(self.classes_)
+        seed_split, seed_torch = self._seeds(2)
+        twin = np.random.RandomState(seed_split).randint(2, size=n_samples)
+        self.twin_assignment_ = twin
+
+        Xt = _torch.as_tensor(X)
+        data = {
+            "X": Xt,
+            "index": _torch.torch.arange(n_samples),
+            "twin": _torch.torch.as_tensor(twin),
+        }
+        recorder = _torch.FlipRateRecorder(keep_best=self.selection == "flip_rate")
+        make_module = self._module_factory(X.shape[1], n_classes)
+        self.net_ = _torch.build_net(
+            _torch.XRMNet,
+            _torch.TwinModule.factory(make_module),
+            callbacks=[("flip_rate", recorder)],
+            n_classes=n_classes,
+            **self._net_settings(),
+        )
+        _torch.fit_net(
+            self.net_, data, _torch.torch.as_tensor(y_enc), seed=int(seed_torch)
+        )
+        self.history_ = self.net_.history
+        rates = self.history_[:, "flip_rate"]
+        self.best_epoch_ = (
+            int(np.argmax(rates)) + 1 if self.selection == "flip_rate" else len(rates)
+        )
+
+        logits = _torch.predict_logits(self.net_, Xt)  # (2, n, K)
+        rows = np.arange(n_samples)
+        self.heldout_logits_ = logits[1 - twin, rows]
+        self.heldin_logits_ = logits[twin, rows]
+        dynamic = self.net_.labels_.numpy()
+        self.dynamic_labels_ = self.classes_[dynamic]
+        self.flip_rate_ = float(np.mean(dynamic != y_enc))
+        self.cross_mistakes_ = self._mistakes(logits, y_enc)
+        self.group_labels_ = 2 * y_enc + self.cross_mistakes_
+        self.degenerate_ = self._check_degenerate(y_enc, self.cross_mistakes_)
+        if self.verbose:
+            print(
+                f"XRM: flip rate {self.flip_rate_:.3f} (epoch {self.best_epoch_}), "
+                f"{int(self.cross_mistakes_.sum())} cross-mistakes of {n_samples}"
+            )
+        return self
+
+    @staticmethod
+    def _mistakes(logits, y_enc):
+        return (logits.argmax(axis=2) != y_enc[None, :]).any(axis=0).astype(int)
+
+    def _check_degenerate(self, y_enc, mistakes):
+        empty = [
+            self.classes_[k]
+            for k in range(len(self.classes_))
+            if len(np.unique(mistakes[y_enc == k])) < 2
+        ]
+        if empty:
+            warnings.warn(
+                "XRM did not split every class into two environments: the twins "
+                "make either no mistake or only mistakes on class(es) "
+                f"{np.asarray(empty).tolist()} "
+                f"(flip rate {self.flip_rate_:.3f}). The inferred groups of these "
+                "classes are one group. Train longer or with a larger `lr` if the "
+                "twins make no mistakes; use SGD, a smaller `lr` or fewer "
+                "`max_epochs` if the flip rate ran away towards 0.5.",
+                DegenerateEnvironmentWarning,
+                stacklevel=3,
+            )
+        return bool(empty)
+
+    def _twin_logits(self, X):
+        X = self._validate_X(X)
+        return _torch.predict_logits(self.net_, _torch.as_tensor(X))
+
+    def predict_proba(self, X):
+        """Probabilities averaged over the two twins.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Mean of the twins' softmax outputs, columns in ``classes_`` order.
+        """
+        logits = self._twin_logits(X).astype(np.float64)
+        return softmax(logits, axis=2).mean(axis=0)
+
+    def predict(self, X):
+        """Predict with the average of the twins.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def infer_group_labels(self, X, y):
+        """Inferred group of labelled data: ``2 * class_index + mistake``.
+
+        ``mistake`` is 1 when either twin misclassifies the example. Works on
+        training, validation or test data alike, as long as ``y`` is known.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+        y : array-like of shape (n_samples,)
+            Their labels, from ``classes_``.
+
+        Returns
+        -------
+        group_labels : ndarray of shape (n_samples,)
+            Integer group ids in ``[0, 2 * n_classes)``.
+        """
+        check_is_fitted(self)
+        logits = self._twin_logits(X)
+        y_enc = self._encode_y(y, logits.shape[1])
+        return 2 * y_enc + self._mistakes(logits, y_enc)
+
+    def memorization_scores(self):
+        """Cheap memorization estimate of each training example.
+
+        The held-in twin's probability of the true label minus the held-out
+        twin's, from the fitted twins.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Values in ``[-1, 1]``; large values mark memorized examples.
+        """
+        check_is_fitted(self)
+        y_enc = self.group_labels_ // 2
+        rows = np.arange(len(y_enc))
+        p_in = softmax(self.heldin_logits_.astype(np.float64), axis=1)[rows, y_enc]
+        p_out = softmax(self.heldout_logits_.astype(np.float64), axis=1)[rows, y_enc]
+        return p_in - p_out
+
