@@ -148,7 +148,8 @@ class _NeuralClassifierMixin(ClassifierMixin):
         y_pred : ndarray of shape (n_samples,)
             Predicted labels, from ``classes_``.
         """
-        return self.classes_[np.argmax(self._logits(X), axis=1)]
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -203,7 +204,36 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
         except ValueError:
             return train_test_split(rows, test_size=n_valid, random_state=seed)
 
-    def _fit_network(self, X, y, *, group_labels=None, heldout_logits=None):
+    def _check_validation_set(self, X_val, y_val, group_labels_val):
+        """Validate an explicit validation set given to ``fit``."""
+        if not self.early_stopping:
+            raise ValueError(
+                "X_val/y_val are used for early stopping only; they were given "
+                "with early_stopping=False. Set early_stopping=True or drop them."
+            )
+        if X_val is None or y_val is None:
+            raise ValueError("Pass both X_val and y_val, or neither.")
+        X_valid = validate_data(
+            self, X_val, dtype=[np.float32, np.float64], reset=False
+        )
+        y_valid = self._encode_y(y_val, len(X_valid), name="y_val")
+        if group_labels_val is not None:
+            group_labels_val = _check_group_labels(
+                group_labels_val, len(X_valid), name="group_labels_val"
+            )
+        return X_valid, y_valid, group_labels_val
+
+    def _fit_network(
+        self,
+        X,
+        y,
+        *,
+        group_labels=None,
+        heldout_logits=None,
+        X_val=None,
+        y_val=None,
+        group_labels_val=None,
+    ):
         self._check_module_params()
         X, y_enc = self._validate_X_y(X, y)
         n_samples, n_classes = len(X), len(self.classes_)
@@ -213,11 +243,20 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
             heldout_logits = _check_heldout_logits(heldout_logits, n_samples, n_classes)
         seed_split, seed_shift, seed_torch = self._seeds(3)
 
-        if self.early_stopping:
+        groups_valid = None
+        if X_val is not None or y_val is not None or group_labels_val is not None:
+            X_valid, y_valid, groups_valid = self._check_validation_set(
+                X_val, y_val, group_labels_val
+            )
+            train = np.arange(n_samples)
+        elif self.early_stopping:
             strata = y_enc if group_labels is None else _strata(y_enc, group_labels)
             train, valid = self._split(y_enc, strata, seed_split)
+            X_valid, y_valid = X[valid], y_enc[valid]
+            if group_labels is not None:
+                groups_valid = group_labels[valid]
         else:
-            train, valid = np.arange(n_samples), None
+            train, X_valid = np.arange(n_samples), None
 
         X_train, y_train = X[train], y_enc[train]
         shift = self._training_shift(
@@ -232,19 +271,17 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
 
         callbacks = []
         self.validation_groups_source_ = None
-        if valid is not None:
-            X_valid, y_valid = X[valid], y_enc[valid]
-            if group_labels is not None:
-                groups = np.unique(group_labels[valid], return_inverse=True)[1]
+        if X_valid is not None:
+            if groups_valid is not None:
+                groups = np.unique(groups_valid, return_inverse=True)[1]
                 source = "group_labels"
             else:
                 groups = self._inferred_valid_groups(X_valid, y_valid)
                 source = "inferred" if groups is not None else "class"
             self.validation_groups_source_ = source
+            scoring = _torch.GroupValidation(_torch.as_tensor(X_valid), y_valid, groups)
             callbacks = [
-                ("valid_wga", _torch.GroupValidation(
-                    _torch.as_tensor(X_valid), y_valid, groups
-                )),
+                ("valid_wga", scoring),
                 ("early_stopping", _torch.early_stopping(self.n_iter_no_change)),
             ]
         make_module = self._module_factory(X.shape[1], n_classes)
@@ -256,7 +293,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
         )
         history = self.net_.history
         self.n_epochs_ = len(history)
-        if valid is not None:
+        if X_valid is not None:
             scores = np.asarray(history[:, "valid_wga"])
             self.best_epoch_ = int(np.argmax(scores)) + 1
             self.validation_score_ = float(scores.max())
@@ -277,18 +314,18 @@ def _strata(y_enc, group_labels):
     return y_enc * (g.max() + 1) + g
 
 
-def _check_group_labels(group_labels, n_samples):
+def _check_group_labels(group_labels, n_samples, name="group_labels"):
     group_labels = np.asarray(group_labels)
     if group_labels.ndim != 1 or len(group_labels) != n_samples:
         raise ValueError(
-            f"`group_labels` must be 1-d with one entry per sample ({n_samples}); "
+            f"`{name}` must be 1-d with one entry per sample ({n_samples}); "
             f"got shape {group_labels.shape}."
         )
     if group_labels.dtype.kind in "fcO":
         import pandas as pd
 
         if pd.isna(group_labels).any():
-            raise ValueError("`group_labels` has missing values (NaN or None).")
+            raise ValueError(f"`{name}` has missing values (NaN or None).")
     return group_labels
 
 

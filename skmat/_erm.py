@@ -14,7 +14,7 @@ class ERMClassifier(_NetworkClassifier):
 
     Parameters
     ----------
-    module : {"linear", "mlp"} or torch.nn.Module subclass, default="mlp"
+    module : {"linear", "mlp"} or torch.nn.Module subclass, default="linear"
         The network; see :class:`MATClassifier`.
     module_params : dict, default=None
         Keyword arguments of the module.
@@ -82,7 +82,7 @@ class ERMClassifier(_NetworkClassifier):
     def __init__(
         self,
         *,
-        module="mlp",
+        module="linear",
         module_params=None,
         optimizer="sgd",
         lr=0.01,
@@ -113,7 +113,8 @@ class ERMClassifier(_NetworkClassifier):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, *, group_labels=None):
+    def fit(self, X, y, *, group_labels=None, X_val=None, y_val=None,
+            group_labels_val=None):
         """Fit the network by plain cross-entropy.
 
         Parameters
@@ -124,13 +125,23 @@ class ERMClassifier(_NetworkClassifier):
             Class labels.
         group_labels : array-like of shape (n_samples,), default=None
             True groups, used only to score the validation rows.
+        X_val, y_val, group_labels_val : array-like, default=None
+            An explicit validation set for early stopping; see
+            :meth:`MATClassifier.fit`.
 
         Returns
         -------
         self : ERMClassifier
             The fitted classifier.
         """
-        return self._fit_network(X, y, group_labels=group_labels)
+        return self._fit_network(
+            X,
+            y,
+            group_labels=group_labels,
+            X_val=X_val,
+            y_val=y_val,
+            group_labels_val=group_labels_val,
+        )
 
     def _training_shift(self, X_train, y_train, heldout_logits, seed):
         return None

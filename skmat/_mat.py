@@ -12,7 +12,7 @@ from ._xrm import XRMEstimator
 
 
 class MATClassifier(_NetworkClassifier):
-    """Memorization-Aware Training: a classifier robust to spurious correlations.
+    r"""Memorization-Aware Training: a classifier robust to spurious correlations.
 
     A network trained by plain cross-entropy on data with a spurious
     correlation learns the spurious feature for the majority and memorizes
@@ -22,8 +22,8 @@ class MATClassifier(_NetworkClassifier):
 
     .. math::
 
-        s_i(y) = \\log \\sum_{\\hat y} p(\\hat y \\mid x_i)\\, p(y \\mid \\hat y),
-        \\qquad p(\\hat y \\mid x_i) = \\mathrm{softmax}(h_i / \\tau),
+        s_i(y) = \log \sum_{\hat y} p(\hat y \mid x_i)\, p(y \mid \hat y),
+        \qquad p(\hat y \mid x_i) = \mathrm{softmax}(h_i / \tau),
 
     and trains on ``cross_entropy(f(x_i) + s_i, y_i)``. The shift is a constant
     used only in training: :meth:`predict` uses ``f(x)`` alone. The table
@@ -49,7 +49,7 @@ class MATClassifier(_NetworkClassifier):
         training rows at each :meth:`fit`. ``None`` uses an
         :class:`XRMEstimator` with this classifier's network settings. Not
         used when ``heldout_logits`` are passed to :meth:`fit`.
-    module : {"linear", "mlp"} or torch.nn.Module subclass, default="mlp"
+    module : {"linear", "mlp"} or torch.nn.Module subclass, default="linear"
         The network. A class is instantiated with ``n_features`` and
         ``n_classes`` when its ``__init__`` takes them, plus
         ``module_params``.
@@ -148,7 +148,7 @@ class MATClassifier(_NetworkClassifier):
         *,
         temperature=0.1,
         xrm=None,
-        module="mlp",
+        module="linear",
         module_params=None,
         optimizer="sgd",
         lr=0.01,
@@ -181,7 +181,17 @@ class MATClassifier(_NetworkClassifier):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, *, group_labels=None, heldout_logits=None):
+    def fit(
+        self,
+        X,
+        y,
+        *,
+        group_labels=None,
+        heldout_logits=None,
+        X_val=None,
+        y_val=None,
+        group_labels_val=None,
+    ):
         """Fit XRM (unless held-out logits are given), then the shifted network.
 
         Parameters
@@ -197,6 +207,15 @@ class MATClassifier(_NetworkClassifier):
             Precomputed held-out logits (columns in sorted label order), e.g.
             from :func:`~sklearn.model_selection.cross_val_predict`. When
             given, no XRM is fitted.
+        X_val : array-like of shape (n_val, n_features), default=None
+            An explicit validation set for early stopping, as in
+            :class:`~sklearn.ensemble.HistGradientBoostingClassifier`. When
+            given, all of X is used for training and no split is made.
+        y_val : array-like of shape (n_val,), default=None
+            Labels of ``X_val``.
+        group_labels_val : array-like of shape (n_val,), default=None
+            True groups of ``X_val``; without them XRM's inferred groups are
+            used.
 
         Returns
         -------
@@ -204,7 +223,13 @@ class MATClassifier(_NetworkClassifier):
             The fitted classifier.
         """
         return self._fit_network(
-            X, y, group_labels=group_labels, heldout_logits=heldout_logits
+            X,
+            y,
+            group_labels=group_labels,
+            heldout_logits=heldout_logits,
+            X_val=X_val,
+            y_val=y_val,
+            group_labels_val=group_labels_val,
         )
 
     def _default_xrm(self):
@@ -239,7 +264,7 @@ class MATClassifier(_NetworkClassifier):
         return self.xrm_.infer_group_labels(X_valid, self.classes_[y_valid])
 
     def infer_group_labels(self, X, y):
-        """Groups of labelled data inferred by the fitted XRM.
+        """Infer the groups of labelled data with the fitted XRM.
 
         Parameters
         ----------

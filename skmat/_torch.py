@@ -64,7 +64,7 @@ class TwinModule(nn.Module):
 
     @classmethod
     def factory(cls, make_module):
-        """A picklable zero-argument factory of twins."""
+        """Return a picklable zero-argument factory of twins."""
         return functools.partial(cls, make_module=make_module)
 
     def forward(self, X):
@@ -407,7 +407,7 @@ def predict_logits(net, X, batch_size=4096):
 
 
 def mat_shift(heldout_logits, y, temperature, n_classes):
-    """The MAT logit shift ``log sum_yhat p(yhat|x) p(y|yhat)`` per example.
+    """Compute the MAT shift ``log sum_yhat p(yhat|x) p(y|yhat)`` per example.
 
     ``p(y, yhat)`` is estimated over all rows given (the paper's formula).
     Returns a float32 array of shape ``(n_samples, n_classes)``.

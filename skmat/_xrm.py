@@ -28,7 +28,7 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    module : {"linear", "mlp"} or torch.nn.Module subclass, default="mlp"
+    module : {"linear", "mlp"} or torch.nn.Module subclass, default="linear"
         The network of each twin. A class is instantiated with
         ``n_features`` and ``n_classes`` when its ``__init__`` takes them,
         plus ``module_params``.
@@ -123,7 +123,7 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        module="mlp",
+        module="linear",
         module_params=None,
         optimizer="sgd",
         lr=0.01,
@@ -270,7 +270,8 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Predicted labels.
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def infer_group_labels(self, X, y):
         """Inferred group of labelled data: ``2 * class_index + mistake``.

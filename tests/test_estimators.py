@@ -1,0 +1,398 @@
+"""Behaviour of XRMEstimator, MATClassifier and the ERM baseline."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+import torch
+from scipy.special import softmax
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.model_selection import GridSearchCV
+
+from skmat import MATClassifier, WorstGroupScorer, XRMEstimator
+from skmat._torch import mat_shift
+from skmat.baselines import ERMClassifier
+from skmat.datasets import make_spurious_memorization
+from skmat.exceptions import DegenerateEnvironmentWarning, DivergedError
+
+FAST = dict(module="mlp", module_params={"hidden_layer_sizes": (16,)}, max_epochs=10,
+            lr=0.05)
+PAPER = dict(
+    module="linear",
+    module_params={"bias": False},
+    optimizer="sgd",
+    momentum=0.0,
+    lr=1e-2,
+    batch_size=None,
+    max_epochs=1000,
+)
+
+
+@pytest.fixture(scope="module")
+def interpretable():
+    return make_spurious_memorization(n_samples=1000, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_classification(
+        n_samples=200, n_features=6, n_informative=4, random_state=0
+    )
+    return X, y
+
+
+def _minority_accuracy(clf, X, y, groups):
+    minority = (groups == 1) | (groups == 2)
+    return np.mean(clf.predict(X[minority]) == y[minority])
+
+
+# --------------------------------------------------------------------------
+# The paper's interpretable experiment, with a looser bound than the benchmark
+# --------------------------------------------------------------------------
+def test_mat_beats_erm_on_the_minority_with_the_paper_recipe(interpretable):
+    d = interpretable
+    erm = ERMClassifier(**PAPER, early_stopping=False, random_state=0)
+    mat = MATClassifier(**PAPER, temperature=0.1, early_stopping=False, random_state=0)
+    erm.fit(d.X_train, d.y_train)
+    mat.fit(d.X_train, d.y_train)
+    erm_minority = _minority_accuracy(erm, d.X_test, d.y_test, d.group_labels_test)
+    mat_minority = _minority_accuracy(mat, d.X_test, d.y_test, d.group_labels_test)
+    assert erm_minority < 0.4
+    assert mat_minority > 0.75
+    assert mat.score(d.X_test, d.y_test) > erm.score(d.X_test, d.y_test)
+
+
+def test_xrm_cross_mistakes_single_out_the_minority(interpretable):
+    d = interpretable
+    xrm = XRMEstimator(**PAPER, random_state=0).fit(d.X_train, d.y_train)
+    minority = np.isin(d.group_labels_train, [1, 2])
+    assert xrm.cross_mistakes_[minority].mean() > 0.8
+    assert xrm.cross_mistakes_[~minority].mean() < 0.1
+    # Held-out logits predict the spurious label for the minority.
+    heldout_pred = xrm.heldout_logits_.argmax(axis=1)
+    assert np.mean(heldout_pred[minority] == d.y_train[minority]) < 0.2
+    assert 0.0 < xrm.flip_rate_ < 0.5
+    assert not xrm.degenerate_
+    # Inferred groups of the test split recover the true minority.
+    inferred = xrm.infer_group_labels(d.X_test, d.y_test)
+    assert set(np.unique(inferred)) <= {0, 1, 2, 3}
+    true_minority = np.isin(d.group_labels_test, [1, 2])
+    assert np.mean((inferred % 2 == 1) == true_minority) > 0.8
+
+
+# --------------------------------------------------------------------------
+# XRM
+# --------------------------------------------------------------------------
+def test_xrm_fitted_attributes(blobs):
+    X, y = blobs
+    xrm = XRMEstimator(**FAST, random_state=0).fit(X, y)
+    n = len(X)
+    assert xrm.heldout_logits_.shape == (n, 2)
+    assert xrm.heldin_logits_.shape == (n, 2)
+    assert set(np.unique(xrm.twin_assignment_)) == {0, 1}
+    assert 0.3 < xrm.twin_assignment_.mean() < 0.7
+    assert xrm.flip_rate_ == np.mean(xrm.dynamic_labels_ != y)
+    assert len(xrm.history_) == 10
+    assert xrm.group_labels_.shape == (n,)
+    np.testing.assert_array_equal(xrm.group_labels_ // 2, y)
+    scores = xrm.memorization_scores()
+    assert scores.shape == (n,) and np.all(np.abs(scores) <= 1)
+    proba = xrm.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_xrm_heldout_logits_come_from_the_other_twin(blobs):
+    X, y = blobs
+    xrm = XRMEstimator(**FAST, random_state=0).fit(X, y)
+    xt = torch.as_tensor(X, dtype=torch.float32)
+    twins = xrm.net_.module_.twins
+    with torch.no_grad():
+        logits = np.stack([twin(xt).numpy() for twin in twins])
+    rows = np.arange(len(X))
+    expected = logits[1 - xrm.twin_assignment_, rows]
+    np.testing.assert_allclose(xrm.heldout_logits_, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_xrm_flip_rate_selection_keeps_the_best_epoch(blobs):
+    X, y = blobs
+    xrm = XRMEstimator(**FAST, selection="flip_rate", random_state=0).fit(X, y)
+    rates = xrm.history_[:, "flip_rate"]
+    assert xrm.best_epoch_ == int(np.argmax(rates)) + 1
+    assert xrm.flip_rate_ == pytest.approx(max(rates))
+
+
+def test_xrm_reports_a_degenerate_run():
+    # Perfectly separable data: the twins never err, so no class splits.
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1], 50)
+    X = np.c_[10.0 * (2 * y - 1), rng.randn(100, 2) * 0.01]
+    xrm = XRMEstimator(module="linear", max_epochs=20, random_state=0)
+    with pytest.warns(DegenerateEnvironmentWarning, match="did not split"):
+        xrm.fit(X, y)
+    assert xrm.degenerate_
+
+
+def test_infer_group_labels_rejects_unknown_labels(blobs):
+    X, y = blobs
+    xrm = XRMEstimator(**FAST, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="unseen in fit"):
+        xrm.infer_group_labels(X, np.full(len(X), 7))
+    with pytest.raises(ValueError, match="1-d with"):
+        xrm.infer_group_labels(X, y[:-1])
+
+
+# --------------------------------------------------------------------------
+# MAT
+# --------------------------------------------------------------------------
+def _shift_by_the_formula(heldout, y, tau, k, eps=1e-8):
+    p_hat = softmax(heldout / tau, axis=1)
+    joint = np.zeros((k, k))
+    for i, label in enumerate(y):
+        joint[label] += p_hat[i] / len(y)
+    cond = joint / joint.sum(axis=0, keepdims=True)
+    shift = np.zeros_like(p_hat)
+    for i in range(len(y)):
+        for c in range(k):
+            shift[i, c] = np.log(np.sum(p_hat[i] * cond[c]) + eps)
+    return shift
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_mat_shift_matches_the_formula(k):
+    rng = np.random.RandomState(0)
+    heldout = rng.randn(50, k) * 3
+    y = rng.randint(k, size=50)
+    shift = mat_shift(heldout, y, 0.5, k)
+    np.testing.assert_allclose(shift, _shift_by_the_formula(heldout, y, 0.5, k),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_uninformative_heldout_logits_give_the_log_prior():
+    y = np.array([0] * 30 + [1] * 10)
+    shift = mat_shift(np.zeros((40, 2)), y, 1.0, 2)
+    np.testing.assert_allclose(shift, np.log([[0.75, 0.25]] * 40), atol=1e-6)
+
+
+def test_precomputed_heldout_logits_skip_xrm(blobs):
+    X, y = blobs
+    heldout = np.random.RandomState(0).randn(len(X), 2)
+    clf = MATClassifier(**FAST, temperature=2.0, early_stopping=False, random_state=0)
+    clf.fit(X, y, heldout_logits=heldout)
+    assert clf.xrm_ is None
+    np.testing.assert_allclose(clf.shift_, mat_shift(heldout, y, 2.0, 2), atol=1e-6)
+    assert clf.validation_groups_source_ is None
+    with pytest.raises(AttributeError, match="no XRM"):
+        clf.infer_group_labels(X, y)
+
+
+def test_shift_is_used_in_training_only(blobs):
+    X, y = blobs
+    clf = MATClassifier(**FAST, early_stopping=False, random_state=0).fit(X, y)
+    with torch.no_grad():
+        logits = clf.net_.module_(torch.as_tensor(X, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(clf.predict_proba(X), softmax(logits, axis=1),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_shift_changes_the_training(blobs):
+    X, y = blobs
+    a = np.zeros((len(X), 2))
+    b = np.c_[np.zeros(len(X)), 5.0 * (2 * y - 1)]
+    kw = dict(FAST, early_stopping=False, random_state=0)
+    pa = MATClassifier(**kw).fit(X, y, heldout_logits=a).predict_proba(X)
+    pb = MATClassifier(**kw).fit(X, y, heldout_logits=b).predict_proba(X)
+    assert not np.allclose(pa, pb)
+
+
+def test_mat_nests_a_cloned_xrm(blobs):
+    X, y = blobs
+    xrm = XRMEstimator(**{**FAST, "module": "linear", "module_params": None})
+    clf = MATClassifier(**FAST, xrm=xrm, random_state=0).fit(X, y)
+    assert clf.xrm_ is not xrm
+    assert not hasattr(xrm, "heldout_logits_")
+    assert clf.xrm_.module == "linear"
+    # XRM is fitted on the training rows only: the validation rows are held out.
+    assert clf.xrm_.heldout_logits_.shape[0] == clf.shift_.shape[0] < len(X)
+    assert clf.validation_groups_source_ == "inferred"
+    groups = clf.infer_group_labels(X, y)
+    assert groups.shape == (len(X),)
+
+
+def test_validation_uses_true_groups_when_given(blobs):
+    X, y = blobs
+    g = np.arange(len(X)) % 2
+    clf = MATClassifier(**FAST, random_state=0).fit(X, y, group_labels=g)
+    assert clf.validation_groups_source_ == "group_labels"
+    assert 0.0 <= clf.validation_score_ <= 1.0
+    assert clf.best_epoch_ <= clf.n_epochs_
+
+
+def test_explicit_validation_set(blobs):
+    X, y = blobs
+    clf = MATClassifier(**FAST, random_state=0)
+    clf.fit(X[:150], y[:150], X_val=X[150:], y_val=y[150:])
+    assert clf.shift_.shape[0] == 150
+    assert clf.validation_groups_source_ == "inferred"
+    clf.fit(X[:150], y[:150], X_val=X[150:], y_val=y[150:],
+            group_labels_val=y[150:])
+    assert clf.validation_groups_source_ == "group_labels"
+    with pytest.raises(ValueError, match="both X_val and y_val"):
+        clf.fit(X, y, X_val=X)
+    with pytest.raises(ValueError, match="early_stopping=False"):
+        clf.set_params(early_stopping=False).fit(X, y, X_val=X, y_val=y)
+
+
+@pytest.mark.parametrize("labels", [["cat", "dog", "emu"], [-1, 5, 9]])
+def test_any_label_type_and_three_classes(labels):
+    X, y = make_classification(n_samples=240, n_features=6, n_informative=4,
+                               n_classes=3, random_state=0)
+    y_named = np.asarray(labels)[y]
+    clf = MATClassifier(**FAST, temperature=1.0, random_state=0).fit(X, y_named)
+    np.testing.assert_array_equal(clf.classes_, np.sort(labels))
+    assert set(clf.predict(X)) <= set(labels)
+    assert clf.predict_proba(X).shape == (240, 3)
+    assert clf.score(X, y_named) > 0.5
+    groups = clf.infer_group_labels(X, y_named)
+    assert groups.max() < 6
+
+
+def test_pandas_input_keeps_feature_names(blobs):
+    X, y = blobs
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    labels = pd.Series(np.where(y == 1, "yes", "no"))
+    clf = MATClassifier(**FAST, random_state=0).fit(frame, labels)
+    np.testing.assert_array_equal(clf.feature_names_in_, frame.columns)
+    assert set(clf.predict(frame)) <= {"yes", "no"}
+
+
+def test_custom_module_class(blobs):
+    class Tiny(torch.nn.Module):
+        def __init__(self, n_features, n_classes, width=4):
+            super().__init__()
+            self.net = torch.nn.Sequential(
+                torch.nn.Linear(n_features, width), torch.nn.Tanh(),
+                torch.nn.Linear(width, n_classes),
+            )
+
+        def forward(self, X):
+            return self.net(X)
+
+    X, y = blobs
+    clf = MATClassifier(module=Tiny, module_params={"width": 3}, max_epochs=5,
+                        random_state=0).fit(X, y)
+    assert clf.net_.module_.net[0].out_features == 3
+    assert clf.xrm_.net_.module_.twins[0].net[0].out_features == 3
+
+
+# --------------------------------------------------------------------------
+# Reproducibility and persistence
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("Estimator", [MATClassifier, XRMEstimator, ERMClassifier])
+def test_same_random_state_same_model(blobs, Estimator):
+    X, y = blobs
+    p1 = Estimator(**FAST, random_state=3).fit(X, y).predict_proba(X)
+    p2 = Estimator(**FAST, random_state=3).fit(X, y).predict_proba(X)
+    p3 = Estimator(**FAST, random_state=4).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(p1, p2)
+    assert not np.array_equal(p1, p3)
+
+
+def test_fit_does_not_touch_the_global_torch_rng(blobs):
+    X, y = blobs
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    MATClassifier(**FAST, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("Estimator", [MATClassifier, XRMEstimator])
+def test_clone_and_pickle_round_trips(blobs, Estimator):
+    X, y = blobs
+    est = Estimator(**FAST, random_state=0).fit(X, y)
+    restored = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(restored.predict_proba(X), est.predict_proba(X))
+    refit = clone(est).fit(X, y)
+    np.testing.assert_array_equal(refit.predict_proba(X), est.predict_proba(X))
+
+
+# --------------------------------------------------------------------------
+# Bad input
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("Estimator", [MATClassifier, XRMEstimator])
+def test_bad_input_raises_clear_errors(blobs, Estimator):
+    X, y = blobs
+    est = Estimator(**FAST)
+    X_nan = X.copy()
+    X_nan[3, 1] = np.nan
+    X_inf = X.copy()
+    X_inf[0, 0] = np.inf
+    with pytest.raises(ValueError, match="NaN"):
+        est.fit(X_nan, y)
+    with pytest.raises(ValueError, match="infinity"):
+        est.fit(X_inf, y)
+    with pytest.raises(ValueError, match="1 class"):
+        est.fit(X, np.zeros(len(X)))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        est.fit(X, y[:-1])
+    with pytest.raises(ValueError, match="module"):
+        Estimator(module="resnet").fit(X, y)
+
+
+def test_mat_specific_bad_input(blobs):
+    X, y = blobs
+    for tau in (0, -1.0):
+        with pytest.raises(ValueError, match="temperature"):
+            MATClassifier(temperature=tau).fit(X, y)
+    with pytest.raises(ValueError, match="group_labels"):
+        MATClassifier(**FAST).fit(X, y, group_labels=y[:-1])
+    with pytest.raises(ValueError, match="missing values"):
+        MATClassifier(**FAST).fit(X, y, group_labels=np.r_[np.nan, y[1:]])
+    with pytest.raises(ValueError, match="heldout_logits"):
+        MATClassifier(**FAST).fit(X, y, heldout_logits=np.zeros((len(X), 3)))
+    fitted = MATClassifier(**FAST, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(X[:, :3])
+
+
+def test_user_arrays_are_not_modified(blobs):
+    X, y = blobs
+    X32 = X.astype(np.float32)
+    g = np.arange(len(X)) % 3
+    copies = [X32.copy(), y.copy(), g.copy()]
+    MATClassifier(**FAST, random_state=0).fit(X32, y, group_labels=g)
+    for before, after in zip(copies, [X32, y, g], strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_diverging_loss_stops_with_a_clear_error(blobs):
+    X, y = blobs
+    with pytest.raises(DivergedError, match="non-finite"):
+        MATClassifier(module="linear", lr=1e30, max_epochs=20,
+                      early_stopping=False, random_state=0).fit(X * 1e10, y)
+    assert issubclass(DivergedError, ValueError)
+
+
+# --------------------------------------------------------------------------
+# Model selection over the temperature
+# --------------------------------------------------------------------------
+def test_grid_search_over_temperature_with_group_labels(blobs):
+    X, y = blobs
+    g = (X[:, 0] > 0).astype(int)
+    search = GridSearchCV(
+        MATClassifier(**FAST, random_state=0),
+        {"temperature": [0.1, 1.0]},
+        scoring=WorstGroupScorer(),
+        cv=2,
+    )
+    routing = sklearn.config_context(enable_metadata_routing=True)
+    with routing, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateEnvironmentWarning)
+        search.fit(X, y, group_labels=g)
+    assert search.best_params_["temperature"] in (0.1, 1.0)
+    assert search.best_estimator_.validation_groups_source_ == "group_labels"
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
