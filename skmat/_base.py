@@ -181,6 +181,17 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
         """Inferred groups of the validation rows, or None."""
         return None
 
+    # The skorch net class; subclasses with another loss swap it.
+    _net_class = _torch.MATNet
+
+    def _extra_training_data(self, X_train, y_train, train_rows, group_labels):
+        """Per-row arrays that travel with X to the loss (name -> array)."""
+        return {}
+
+    def _extra_net_params(self):
+        """Keyword arguments of ``_net_class`` beyond the common ones."""
+        return {}
+
     def _split(self, y_enc, strata, seed):
         """Stratified train/validation indices."""
         from sklearn.model_selection import train_test_split
@@ -268,6 +279,8 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
         data = {"X": _torch.as_tensor(X_train)}
         if shift is not None:
             data["shift"] = _torch.torch.as_tensor(shift)
+        extra = self._extra_training_data(X_train, y_train, train, group_labels)
+        data.update({key: _torch.torch.as_tensor(v) for key, v in extra.items()})
 
         callbacks = []
         self.validation_groups_source_ = None
@@ -286,7 +299,11 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
             ]
         make_module = self._module_factory(X.shape[1], n_classes)
         self.net_ = _torch.build_net(
-            _torch.MATNet, make_module, callbacks=callbacks, **self._net_settings()
+            self._net_class,
+            make_module,
+            callbacks=callbacks,
+            **self._net_settings(),
+            **self._extra_net_params(),
         )
         _torch.fit_net(
             self.net_, data, _torch.torch.as_tensor(y_train), seed=int(seed_torch)

@@ -4,7 +4,7 @@ from numbers import Real
 
 from sklearn.base import _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, check_memory
 
 from . import _torch
 from ._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
@@ -49,6 +49,13 @@ class MATClassifier(_NetworkClassifier):
         training rows at each :meth:`fit`. ``None`` uses an
         :class:`XRMEstimator` with this classifier's network settings. Not
         used when ``heldout_logits`` are passed to :meth:`fit`.
+    memory : str, joblib.Memory or None, default=None
+        Cache of fitted XRMs, as in :class:`~sklearn.pipeline.Pipeline`: a
+        directory path or a :class:`joblib.Memory`. XRM depends neither on
+        ``temperature`` nor on the network's early stopping, so a grid search
+        over ``temperature`` fits XRM once per fold instead of once per
+        candidate and fold. Hits need an integer ``random_state`` (the XRM
+        seed and the validation split derive from it).
     module : {"linear", "mlp"} or torch.nn.Module subclass, default="linear"
         The network. A class is instantiated with ``n_features`` and
         ``n_classes`` when its ``__init__`` takes them, plus
@@ -137,6 +144,7 @@ class MATClassifier(_NetworkClassifier):
         **_TRAINING_CONSTRAINTS,
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "xrm": [HasMethods(["fit"]), None],
+        "memory": [None, str, HasMethods(["cache"])],
     }
 
     # group_labels and heldout_logits are requested by default when metadata
@@ -148,6 +156,7 @@ class MATClassifier(_NetworkClassifier):
         *,
         temperature=0.1,
         xrm=None,
+        memory=None,
         module="linear",
         module_params=None,
         optimizer="sgd",
@@ -165,6 +174,7 @@ class MATClassifier(_NetworkClassifier):
     ):
         self.temperature = temperature
         self.xrm = xrm
+        self.memory = memory
         self.module = module
         self.module_params = module_params
         self.optimizer = optimizer
@@ -249,7 +259,8 @@ class MATClassifier(_NetworkClassifier):
         if heldout_logits is None:
             xrm = self._default_xrm() if self.xrm is None else clone(self.xrm)
             xrm.set_params(random_state=seed)
-            self.xrm_ = xrm.fit(X_train, self.classes_[y_train])
+            fit_xrm = check_memory(self.memory).cache(_fit_xrm)
+            self.xrm_ = fit_xrm(xrm, X_train, self.classes_[y_train])
             heldout_logits = self.xrm_.heldout_logits_
         else:
             self.xrm_ = None
@@ -286,3 +297,8 @@ class MATClassifier(_NetworkClassifier):
                 "and has no XRM to infer groups with."
             )
         return self.xrm_.infer_group_labels(X, y)
+
+
+def _fit_xrm(xrm, X, y):
+    """Fit ``xrm``; a module-level function so that joblib can cache it."""
+    return xrm.fit(X, y)

@@ -185,13 +185,23 @@ class _ArrayNet(NeuralNet):
 
 
 class MATNet(_ArrayNet):
-    """A net trained with the MAT logit shift added in the loss only."""
+    """A net trained with the MAT logit shift added in the loss only.
+
+    Optional per-row entries of X: ``"shift"`` (added to the logits) and
+    ``"weight"`` (a weighted mean of the cross-entropy), both in training only.
+    """
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        if training and isinstance(X, Mapping) and "shift" in X:
-            y_pred = y_pred + X["shift"].to(y_pred.device)
+        extras = X if training and isinstance(X, Mapping) else {}
+        if "shift" in extras:
+            y_pred = y_pred + extras["shift"].to(y_pred.device)
         y_true = y_true.to(y_pred.device)
-        loss = F.cross_entropy(y_pred, y_true)
+        if "weight" in extras:
+            weight = extras["weight"].to(y_pred.device, y_pred.dtype)
+            ce = F.cross_entropy(y_pred, y_true, reduction="none")
+            loss = (ce * weight).sum() / weight.sum().clamp_min(_EPS)
+        else:
+            loss = F.cross_entropy(y_pred, y_true)
         if training:
             self.check_training_loss(loss)
         return loss

@@ -396,3 +396,38 @@ def test_grid_search_over_temperature_with_group_labels(blobs):
     assert search.best_params_["temperature"] in (0.1, 1.0)
     assert search.best_estimator_.validation_groups_source_ == "group_labels"
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+def test_memory_fits_xrm_once_per_fold(blobs, tmp_path, monkeypatch):
+    X, y = blobs
+    calls = []
+    original = XRMEstimator.fit
+
+    def counting_fit(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(XRMEstimator, "fit", counting_fit)
+    temperatures = [0.05, 0.5, 5.0]
+    search = GridSearchCV(
+        MATClassifier(**FAST, memory=str(tmp_path), random_state=0),
+        {"temperature": temperatures},
+        scoring=WorstGroupScorer(fallback="class"),
+        cv=2,
+    )
+    search.fit(X, y)
+    # Two folds plus the refit on all data, not 3 temperatures x 2 folds + 1.
+    assert len(calls) == 2 + 1
+    uncached = GridSearchCV(
+        MATClassifier(**FAST, random_state=0),
+        {"temperature": temperatures},
+        scoring=WorstGroupScorer(fallback="class"),
+        cv=2,
+    )
+    calls.clear()
+    uncached.fit(X, y)
+    assert len(calls) == len(temperatures) * 2 + 1
+    # The cache changes nothing in the results.
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"], uncached.cv_results_["mean_test_score"]
+    )
