@@ -48,8 +48,9 @@ def settings():
     """Yield (setting, method, estimator factory, uses validation split)."""
     yield "defaults", "ERM", lambda s: ERMClassifier(random_state=s), True
     yield "defaults", "MAT", lambda s: MATClassifier(random_state=s), True
-    yield "defaults, internal split", "ERM", lambda s: ERMClassifier(random_state=s), False
-    yield "defaults, internal split", "MAT", lambda s: MATClassifier(random_state=s), False
+    internal = "defaults, internal split"
+    yield internal, "ERM", lambda s: ERMClassifier(random_state=s), False
+    yield internal, "MAT", lambda s: MATClassifier(random_state=s), False
     yield (
         "paper",
         "ERM",
@@ -78,7 +79,9 @@ def evaluate(clf, X, y, groups):
     """Minority, majority and worst-group accuracy on one split."""
     pred = clf.predict(X)
     minority = np.isin(groups, [1, 2])
-    per_group = [np.mean(pred[groups == g] == y[groups == g]) for g in np.unique(groups)]
+    per_group = [
+        np.mean(pred[groups == g] == y[groups == g]) for g in np.unique(groups)
+    ]
     return {
         "minority_acc": float(np.mean(pred[minority] == y[minority])),
         "majority_acc": float(np.mean(pred[~minority] == y[~minority])),
@@ -126,18 +129,17 @@ def main(argv=None):
     args.output_dir.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.output_dir / "interpretable_runs.csv", index=False)
     summary.to_csv(args.output_dir / "interpretable.csv")
-    (args.output_dir / "interpretable.md").write_text(summary.to_markdown()
-                                                      if _has_tabulate()
-                                                      else summary.to_string())
+    (args.output_dir / "interpretable.md").write_text(_markdown(summary))
     return summary
 
 
-def _has_tabulate():
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _markdown(frame):
+    """A Markdown table without needing the optional ``tabulate`` package."""
+    frame = frame.reset_index()
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
+             "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.to_numpy()]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
