@@ -172,7 +172,7 @@ def test_digits_shapes_and_dtypes(digits):
         X = digits[f"X_{split}"]
         y = digits[f"y_{split}"]
         g = digits[f"group_labels_{split}"]
-        assert X.shape[1] == 128
+        assert X.shape[1] == 192
         assert X.dtype == np.float64
         assert X.min() >= 0.0 and X.max() <= 1.0
         assert y.shape == g.shape == (X.shape[0],)
@@ -182,9 +182,10 @@ def test_digits_shapes_and_dtypes(digits):
     assert n_total == 1797
     assert digits.X_valid.shape[0] == round(0.25 * 1797)
     assert digits.X_test.shape[0] == round(0.25 * 1797)
-    assert digits.feature_names[0] == "red_0"
-    assert digits.feature_names[64] == "green_0"
-    assert len(digits.feature_names) == 128
+    assert digits.feature_names[0] == "gray_0"
+    assert digits.feature_names[64] == "red_0"
+    assert digits.feature_names[128] == "green_0"
+    assert len(digits.feature_names) == 192
     assert digits.minority_groups == [1, 2]
     assert digits.group_names[2] == "y=1, a=0"
 
@@ -196,14 +197,23 @@ def test_digits_colour_channels(digits):
     for split in SPLITS:
         X = digits[f"X_{split}"]
         a = digits[f"group_labels_{split}"] % 2
-        red, green = X[:, :64], X[:, 64:]
+        gray, red, green = X[:, :64], X[:, 64:128], X[:, 128:]
         assert np.all(red[a == 1] == 0)
         assert np.all(green[a == 0] == 0)
         img = red + green
+        np.testing.assert_array_equal(img, gray)
         # Every coloured image is one of the original digit images.
         assert img.max() > 0
         row = img[0]
         assert np.any(np.all(np.isclose(images, row), axis=1))
+
+
+def test_digits_without_grayscale_has_only_the_colour_channels():
+    with_gray = make_colored_digits(random_state=0)
+    colour_only = make_colored_digits(grayscale=False, random_state=0)
+    assert colour_only.X_train.shape[1] == 128
+    assert colour_only.feature_names[0] == "red_0"
+    np.testing.assert_array_equal(colour_only.X_train, with_gray.X_train[:, 64:])
 
 
 def test_digits_group_proportions(digits):

@@ -32,10 +32,13 @@ bundled 8x8 digits (``sklearn.datasets.load_digits``, 1,797 images).
   ``round(fraction * n)`` randomly chosen images have ``a = y`` and the rest
   ``a = 1 - y``, with ``fraction = majority_fraction`` in training and
   ``eval_majority_fraction`` in validation and test.
-- Features: pixel intensities divided by 16 (so in ``[0, 1]``) placed in one
-  of two colour channels, ``X = [image * (a == 0), image * (a == 1)]``:
-  64 ``red_*`` columns (used when ``a = 0``) then 64 ``green_*`` columns
-  (used when ``a = 1``); the other channel is all zeros.
+- Features: pixel intensities divided by 16 (so in ``[0, 1]``): the
+  grey image itself (64 ``gray_*`` columns) and a colour copy of it in one
+  of two colour channels, ``[image * (a == 0), image * (a == 1)]``: 64
+  ``red_*`` columns (used when ``a = 0``) then 64 ``green_*`` columns (used
+  when ``a = 1``); the other channel is all zeros. With ``grayscale=False``
+  the grey image is left out (128 features, as in Coloured MNIST, where the
+  shape must be learnt separately in each channel: a much harder problem).
 - Splits: a random train/validation/test split stratified on ``y``.
 
 The colour is far easier to read than the digit's shape, so a model trained
@@ -59,14 +62,15 @@ def make_colored_digits(
     eval_majority_fraction=0.5,
     valid_size=0.25,
     test_size=0.25,
+    grayscale=True,
     random_state=None,
 ):
     """Make a Coloured-MNIST-style problem from sklearn's bundled digits.
 
     Binary label ``y = int(digit < 5)`` and a binary spurious colour ``a`` that
     agrees with ``y`` on a controlled share of each split. Each 8x8 image is
-    scaled to ``[0, 1]`` and written into one of two colour channels, giving
-    128 features. Nothing is downloaded.
+    scaled to ``[0, 1]``; the features are the grey image and a copy of it in
+    one of two colour channels, 192 features. Nothing is downloaded.
 
     Read more in the dataset description, ``make_colored_digits().DESCR``.
 
@@ -87,6 +91,11 @@ def make_colored_digits(
         Share of the images in the test split, in ``(0, 1)``.
         ``valid_size + test_size`` must be below 1; the rest is training.
 
+    grayscale : bool, default=True
+        Keep the grey image beside the coloured copy. ``False`` gives only
+        the two colour channels (128 features), where the digit's shape must
+        be learnt separately in each channel.
+
     random_state : int, RandomState instance or None, default=None
         Determines the split and the colours. Pass an int for reproducible
         output across multiple function calls.
@@ -97,10 +106,11 @@ def make_colored_digits(
     data : :class:`~sklearn.utils.Bunch`
         Dictionary-like object with the following attributes.
 
-        X_train, X_valid, X_test : ndarray of shape (n_split, 128)
-            Float64 coloured images in ``[0, 1]``: 64 ``red_*`` columns
-            (non-zero only when ``a = 0``) then 64 ``green_*`` columns
-            (non-zero only when ``a = 1``).
+        X_train, X_valid, X_test : ndarray of shape (n_split, 192)
+            Float64 values in ``[0, 1]``: 64 ``gray_*`` columns (the image),
+            then 64 ``red_*`` columns (non-zero only when ``a = 0``) then 64
+            ``green_*`` columns (non-zero only when ``a = 1``). 128 columns
+            without the grey ones when ``grayscale=False``.
         y_train, y_valid, y_test : ndarray of shape (n_split,)
             Int64 labels: 1 for digits 0-4, 0 for digits 5-9.
         group_labels_train, group_labels_valid, group_labels_test : \
@@ -113,7 +123,7 @@ ndarray of shape (n_split,)
         minority_groups : list of int
             The groups where the colour disagrees with the label: ``[1, 2]``.
         feature_names : list of str
-            ``["red_0", ..., "red_63", "green_0", ..., "green_63"]``.
+            ``["gray_0", ..., "gray_63", "red_0", ..., "green_63"]``.
         DESCR : str
             Description of the dataset.
 
@@ -127,7 +137,7 @@ ndarray of shape (n_split,)
     >>> from skmat.datasets import make_colored_digits
     >>> data = make_colored_digits(random_state=0)
     >>> data.X_train.shape[1]
-    128
+    192
     >>> data.X_train.shape[0] + data.X_valid.shape[0] + data.X_test.shape[0]
     1797
     >>> sorted(data.minority_groups)
@@ -187,17 +197,18 @@ ndarray of shape (n_split,)
         n_split = y_split.shape[0]
         a = _assign_attribute(y_split, n_split - int(round(frac * n_split)), rng)
         img = images[split_idx]
-        result[f"X_{split}"] = np.hstack(
-            [img * (a == 0)[:, None], img * (a == 1)[:, None]]
-        )
+        channels = [img * (a == 0)[:, None], img * (a == 1)[:, None]]
+        result[f"X_{split}"] = np.hstack(([img] if grayscale else []) + channels)
         result[f"y_{split}"] = y_split
         result[f"group_labels_{split}"] = 2 * y_split + a
         result[f"digits_{split}"] = digit[split_idx]
 
     result.group_names = dict(_GROUP_NAMES)
     result.minority_groups = list(_MINORITY_GROUPS)
-    result.feature_names = [f"red_{i}" for i in range(64)] + [
-        f"green_{i}" for i in range(64)
-    ]
+    result.feature_names = (
+        ([f"gray_{i}" for i in range(64)] if grayscale else [])
+        + [f"red_{i}" for i in range(64)]
+        + [f"green_{i}" for i in range(64)]
+    )
     result.DESCR = _DESCR
     return result
