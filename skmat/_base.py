@@ -157,7 +157,6 @@ class _NeuralClassifierMixin(ClassifierMixin):
         return tags
 
 
-
 _TRAINING_CONSTRAINTS = {
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],

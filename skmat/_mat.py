@@ -261,6 +261,12 @@ class MATClassifier(_NetworkClassifier):
             xrm.set_params(random_state=seed)
             fit_xrm = check_memory(self.memory).cache(_fit_xrm)
             self.xrm_ = fit_xrm(xrm, X_train, self.classes_[y_train])
+            if len(self.xrm_.classes_) != len(self.classes_):
+                raise ValueError(
+                    "Some class has no training row left after the validation "
+                    "split; XRM needs every class. Give each class more samples "
+                    "or set early_stopping=False."
+                )
             heldout_logits = self.xrm_.heldout_logits_
         else:
             self.xrm_ = None
