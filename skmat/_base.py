@@ -296,6 +296,8 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
                 ("valid_wga", scoring),
                 ("early_stopping", _torch.early_stopping(self.n_iter_no_change)),
             ]
+        if self.verbose:
+            callbacks.append(("progress", _torch.EpochProgress(type(self).__name__)))
         make_module = self._module_factory(X.shape[1], n_classes)
         self.net_ = _torch.build_net(
             self._net_class,

@@ -43,7 +43,8 @@ class ERMClassifier(_NetworkClassifier):
     random_state : int, RandomState instance or None, default=None
         Seeds the split, the weights and the batches.
     verbose : int, default=0
-        Print a summary line when fitting ends.
+        Show progress bars over epochs (tqdm) for XRM and the network, and
+        print a summary line when fitting ends.
 
     Attributes
     ----------

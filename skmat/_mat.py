@@ -91,7 +91,8 @@ class MATClassifier(_NetworkClassifier):
         Seeds the validation split, XRM, the weights and the batches. The
         same value gives the same model.
     verbose : int, default=0
-        Print a summary line when fitting ends.
+        Show progress bars over epochs (tqdm) for XRM and the network, and
+        print a summary line when fitting ends.
 
     Attributes
     ----------
@@ -253,6 +254,7 @@ class MATClassifier(_NetworkClassifier):
             batch_size=self.batch_size,
             max_epochs=self.max_epochs,
             device=self.device,
+            verbose=self.verbose,
         )
 
     def _training_shift(self, X_train, y_train, heldout_logits, seed):

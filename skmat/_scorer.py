@@ -180,16 +180,14 @@ class WorstGroupScorer:
             raise ValueError(
                 f"{self!r} got no group_labels and fallback='raise'. {detail}"
             )
-        if not routing and not self._warned_routing_off:
+        # fallback="class" is an explicit choice of worst-class accuracy: no
+        # reason to warn that group labels could not arrive.
+        if not routing and self.fallback == "inferred" and not self._warned_routing_off:
             self._warned_routing_off = True
-            source = (
-                "the estimator's inferred groups, else worst-class accuracy"
-                if self.fallback == "inferred"
-                else "worst-class accuracy"
-            )
             warnings.warn(
                 f"{self!r} received no group_labels and metadata routing is "
-                f"off, so it scores {source}. {_ROUTING_HINT} This warning is "
+                "off, so it scores the estimator's inferred groups, else "
+                f"worst-class accuracy. {_ROUTING_HINT} This warning is "
                 "shown once per scorer.",
                 UserWarning,
                 stacklevel=2,

@@ -328,6 +328,31 @@ class GroupValidation(Callback):
         self.X_valid = self.y_valid = self.groups = None
 
 
+class EpochProgress(Callback):
+    """A tqdm progress bar over epochs, with the latest scores as postfix."""
+
+    def __init__(self, desc, keys=("train_loss", "valid_wga", "flip_rate")):
+        self.desc = desc
+        self.keys = keys
+
+    def on_train_begin(self, net, **kwargs):
+        from tqdm.auto import tqdm
+
+        self.bar_ = tqdm(total=net.max_epochs, desc=self.desc, unit="epoch",
+                         leave=False)
+
+    def on_epoch_end(self, net, **kwargs):
+        last = net.history[-1]
+        self.bar_.set_postfix(
+            {k: f"{last[k]:.3f}" for k in self.keys if k in last}, refresh=False
+        )
+        self.bar_.update(1)
+
+    def on_train_end(self, net, **kwargs):
+        self.bar_.close()
+        del self.bar_
+
+
 def early_stopping(patience, monitor="valid_wga"):
     """Stop on the validation metric and restore the best epoch's weights."""
     return EarlyStopping(

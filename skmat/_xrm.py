@@ -58,7 +58,8 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
         Seeds the twin assignment, the weights, the batches and the label
         flips. The same value gives the same model.
     verbose : int, default=0
-        Print one line when fitting ends.
+        Show a progress bar over epochs (tqdm) and print one line when
+        fitting ends.
 
     Attributes
     ----------
@@ -183,7 +184,8 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
         self.net_ = _torch.build_net(
             _torch.XRMNet,
             _torch.TwinModule.factory(make_module),
-            callbacks=[("flip_rate", recorder)],
+            callbacks=[("flip_rate", recorder)]
+            + ([("progress", _torch.EpochProgress("XRM"))] if self.verbose else []),
             n_classes=n_classes,
             **self._net_settings(),
         )

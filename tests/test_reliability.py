@@ -1,0 +1,103 @@
+"""Failures during training, progress output, parallel reproducibility."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import make_classification
+from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import Callback
+
+from skmat import MATClassifier, WorstGroupScorer, XRMEstimator, _torch
+from skmat.exceptions import DegenerateEnvironmentWarning
+
+FAST = dict(module="mlp", module_params={"hidden_layer_sizes": (8,)},
+            max_epochs=8, lr=0.05, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_classification(n_samples=160, n_features=5, random_state=1)
+
+
+class _InterruptAt(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_leaves_a_usable_model(data, monkeypatch):
+    X, y = data
+    original = _torch.build_net
+
+    def build_with_interrupt(net_class, *args, callbacks=(), **kwargs):
+        if net_class is _torch.MATNet:
+            callbacks = [*callbacks, ("interrupt", _InterruptAt(3))]
+        return original(net_class, *args, callbacks=callbacks, **kwargs)
+
+    monkeypatch.setattr(_torch, "build_net", build_with_interrupt)
+    clf = MATClassifier(**FAST, early_stopping=False).fit(X, y)
+    assert clf.n_epochs_ == 3
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 2) and np.isfinite(proba).all()
+
+
+def test_verbose_shows_progress_and_a_summary(data, capsys):
+    X, y = data
+    MATClassifier(**FAST, verbose=1).fit(X, y)
+    out, err = capsys.readouterr()
+    assert "XRM: flip rate" in out
+    assert "MATClassifier: 8 epochs" in out or "MATClassifier:" in out
+    assert "epoch" in err  # tqdm bars go to stderr
+
+
+def test_silent_by_default(data, capsys):
+    X, y = data
+    XRMEstimator(**FAST).fit(X, y)
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+
+
+def test_grid_search_is_reproducible_under_n_jobs(data):
+    X, y = data
+
+    def run(n_jobs):
+        search = GridSearchCV(
+            MATClassifier(**FAST),
+            {"temperature": [0.1, 1.0]},
+            scoring=WorstGroupScorer(fallback="class"),
+            cv=2,
+            n_jobs=n_jobs,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DegenerateEnvironmentWarning)
+            search.fit(X, y)
+        return search
+
+    serial, parallel = run(1), run(2)
+    np.testing.assert_array_equal(
+        serial.cv_results_["mean_test_score"], parallel.cv_results_["mean_test_score"]
+    )
+    np.testing.assert_array_equal(
+        serial.predict_proba(X), parallel.predict_proba(X)
+    )
+
+
+def test_sparse_input_is_refused_with_advice(data):
+    X, y = data
+    with pytest.raises(TypeError, match="dense data is required"):
+        MATClassifier(**FAST).fit(sp.csr_matrix(X), y)
+
+
+def test_empty_and_object_input(data):
+    X, y = data
+    with pytest.raises(ValueError, match="0 sample"):
+        MATClassifier(**FAST).fit(X[:0], y[:0])
+    frame = pd.DataFrame({"a": ["x"] * len(X), "b": X[:, 0]})
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        MATClassifier(**FAST).fit(frame, y)
