@@ -258,7 +258,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
             X_valid, y_valid, groups_valid = self._check_validation_set(
                 X_val, y_val, group_labels_val
             )
-            train = np.arange(n_samples)
+            train = slice(None)
         elif self.early_stopping:
             strata = y_enc if group_labels is None else _strata(y_enc, group_labels)
             train, valid = self._split(y_enc, strata, seed_split)
@@ -266,8 +266,9 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
             if group_labels is not None:
                 groups_valid = group_labels[valid]
         else:
-            train, X_valid = np.arange(n_samples), None
+            train, X_valid = slice(None), None
 
+        # A slice (all rows) is a view: no copy of X when nothing is held out.
         X_train, y_train = X[train], y_enc[train]
         shift = self._training_shift(
             X_train,

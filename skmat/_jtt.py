@@ -23,7 +23,7 @@ class JTTClassifier(_NetworkClassifier):
 
     Parameters
     ----------
-    id_epochs : int, default=5
+    id_epochs : int, default=2
         Epochs of the identification ERM. It must stop before the network
         memorizes the minority (which empties the error set), so keep it
         short; the paper tunes it on validation worst-group accuracy.
@@ -124,7 +124,7 @@ class JTTClassifier(_NetworkClassifier):
     def __init__(
         self,
         *,
-        id_epochs=5,
+        id_epochs=2,
         upweight=20.0,
         module="linear",
         module_params=None,

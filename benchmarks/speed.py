@@ -1,0 +1,151 @@
+"""Speed and memory of MAT and XRM against a plain torch loop, side by side.
+
+* Epoch time on ``n x d`` float32 embeddings (default 200,000 x 768, the size
+  of CivilComments' features) with a linear head at batch size 512: a plain
+  torch loop (shuffle, slice, forward, cross-entropy, backward, SGD step), a
+  MATClassifier epoch (precomputed held-out logits, so only the shifted
+  network trains) and an XRMEstimator epoch (two twins). Ratios to the plain
+  loop are printed; the targets are MAT <= 1.3x and XRM <= 2.6x.
+* Peak resident memory of ``MATClassifier.fit`` in a fresh process, against
+  ``2 x size(X) + 500 MB``.
+* Fit time of ``MATClassifier`` (XRM included) for growing n.
+
+Run ``python benchmarks/speed.py`` on an otherwise idle machine (timings of
+jobs sharing the cores mean little); ``--device cuda`` on a GPU machine.
+Results are printed and written to ``benchmarks/results/speed.json``.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skmat import MATClassifier, XRMEstimator
+
+
+def make_data(n, d, seed=0):
+    """Float32 features with a linear signal, and labels."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d), dtype=np.float32)
+    y = (X[:, 0] + 0.5 * rng.standard_normal(n) > 0).astype(np.int64)
+    return X, y
+
+
+def plain_torch_epochs(X, y, *, batch_size, epochs, device):
+    """Seconds per epoch of a minimal torch training loop."""
+    torch.manual_seed(0)
+    Xt = torch.as_tensor(X)
+    yt = torch.as_tensor(y)
+    model = torch.nn.Linear(X.shape[1], 2).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    times = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        order = torch.randperm(len(Xt))
+        for i in range(0, len(Xt), batch_size):
+            idx = order[i:i + batch_size]
+            xb, yb = Xt[idx].to(device), yt[idx].to(device)
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+        if device != "cpu":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def skmat_epochs(estimator, X, y, **fit_params):
+    """Median seconds per epoch from the fitted net's history."""
+    estimator.fit(X, y, **fit_params)
+    return float(np.median(estimator.net_.history[:, "dur"]))
+
+
+def peak_memory(n, d, device):
+    """Peak RSS of a fresh process that builds X and fits MAT once."""
+    code = f"""
+import resource, numpy as np
+import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})
+from speed import make_data
+from skmat import MATClassifier
+import torch
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+X, y = make_data({n}, {d})
+MATClassifier(max_epochs=1, batch_size=512, early_stopping=True, device={device!r},
+              random_state=0).fit(X, y)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(base * 1024, peak * 1024, X.nbytes)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, check=True).stdout.split()
+    base, peak, nbytes = map(int, out)
+    return {"baseline_bytes": base, "peak_bytes": peak, "X_bytes": nbytes,
+            "fit_bytes": peak - base}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200_000)
+    parser.add_argument("--d", type=int, default=768)
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sizes", type=int, nargs="*",
+                        default=[10_000, 50_000, 200_000])
+    parser.add_argument("--output-dir", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args(argv)
+
+    X, y = make_data(args.n, args.d)
+    common = dict(batch_size=args.batch_size, max_epochs=args.epochs,
+                  device=args.device, random_state=0)
+    plain = plain_torch_epochs(X, y, batch_size=args.batch_size, epochs=args.epochs,
+                               device=args.device)
+    heldout = np.zeros((len(y), 2))
+    mat = skmat_epochs(MATClassifier(**common, early_stopping=False), X, y,
+                       heldout_logits=heldout)
+    xrm = skmat_epochs(XRMEstimator(**common), X, y)
+    results = {
+        "device": args.device, "n": args.n, "d": args.d,
+        "batch_size": args.batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "plain_epoch_s": plain, "mat_epoch_s": mat, "xrm_epoch_s": xrm,
+        "mat_ratio": mat / plain, "xrm_ratio": xrm / plain,
+    }
+    print(f"{args.n} x {args.d} float32, batch {args.batch_size}, {args.device}, "
+          f"{torch.get_num_threads()} torch threads")
+    print(f"  plain torch epoch {plain:.3f}s")
+    print(f"  MAT epoch         {mat:.3f}s  ratio {mat / plain:.2f} (target <= 1.3)")
+    print(f"  XRM epoch         {xrm:.3f}s  ratio {xrm / plain:.2f} (target <= 2.6)")
+
+    mem = peak_memory(args.n, args.d, args.device)
+    limit = 2 * mem["X_bytes"] + 500 * 2**20
+    results["memory"] = {**mem, "limit_bytes": limit}
+    print(f"  peak memory of X + MAT fit {mem['fit_bytes'] / 2**20:.0f} MB, "
+          f"X is {mem['X_bytes'] / 2**20:.0f} MB, limit 2X + 500 MB = "
+          f"{limit / 2**20:.0f} MB")
+
+    scaling = []
+    for n in args.sizes:
+        Xn, yn = make_data(n, args.d, seed=1)
+        start = time.perf_counter()
+        MATClassifier(batch_size=args.batch_size, max_epochs=5, early_stopping=False,
+                      device=args.device, random_state=0).fit(Xn, yn)
+        seconds = time.perf_counter() - start
+        scaling.append({"n": n, "fit_s": seconds, "s_per_1k_rows": seconds / n * 1e3})
+        print(f"  MAT fit (XRM + MAT, 5 epochs each) n={n:>7}: {seconds:.2f}s "
+              f"({seconds / n * 1e3:.3f}s per 1k rows)")
+    results["scaling"] = scaling
+
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    name = "speed.json" if args.device == "cpu" else f"speed_{args.device}.json"
+    (args.output_dir / name).write_text(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()
