@@ -4,12 +4,12 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import softmax
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
 from . import _torch
 
@@ -191,6 +191,34 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
         """Keyword arguments of ``_net_class`` beyond the common ones."""
         return {}
 
+    def _fit_nested_xrm(self, X_train, y_train, seed):
+        """Fit a clone of ``self.xrm`` on the training rows, through ``memory``.
+
+        ``self.xrm=None`` stands for an :class:`XRMEstimator` with this
+        estimator's network settings. ``y_train`` holds encoded labels.
+        """
+        from ._xrm import XRMEstimator
+
+        if self.xrm is None:
+            xrm = XRMEstimator(
+                module=self.module,
+                module_params=self.module_params,
+                verbose=self.verbose,
+                **self._net_settings(),
+            )
+        else:
+            xrm = clone(self.xrm)
+        xrm.set_params(random_state=seed)
+        fit = check_memory(self.memory).cache(_fit_estimator)
+        xrm = fit(xrm, X_train, self.classes_[y_train])
+        if len(xrm.classes_) != len(self.classes_):
+            raise ValueError(
+                "Some class has no training row left after the validation "
+                "split; XRM needs every class. Give each class more samples "
+                "or set early_stopping=False."
+            )
+        return xrm
+
     def _split(self, y_enc, strata, seed):
         """Stratified train/validation indices."""
         from sklearn.model_selection import train_test_split
@@ -358,3 +386,8 @@ def _check_heldout_logits(heldout_logits, n_samples, n_classes):
     if not np.isfinite(logits).all():
         raise ValueError("`heldout_logits` contains NaN or infinity.")
     return logits
+
+
+def _fit_estimator(estimator, X, y):
+    """Fit ``estimator``; module-level so that joblib's Memory can cache it."""
+    return estimator.fit(X, y)

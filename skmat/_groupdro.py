@@ -3,14 +3,11 @@
 from numbers import Real
 
 import numpy as np
-from sklearn.base import _fit_context, clone
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_memory
 
 from ._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
-from ._mat import _fit_xrm
 from ._torch_baselines import GroupDRONet
-from ._xrm import XRMEstimator
 
 
 class GroupDROClassifier(_NetworkClassifier):
@@ -246,28 +243,12 @@ class GroupDROClassifier(_NetworkClassifier):
             group_labels_val=group_labels_val,
         )
 
-    def _default_xrm(self):
-        return XRMEstimator(
-            module=self.module,
-            module_params=self.module_params,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            device=self.device,
-        )
-
     def _training_shift(self, X_train, y_train, heldout_logits, seed):
         # No logit shift. This hook is the one that sees the training rows
         # with a seed, so XRM (when it is the group source) is fitted here.
         self.xrm_ = None
         if self.group_source == "xrm":
-            xrm = self._default_xrm() if self.xrm is None else clone(self.xrm)
-            xrm.set_params(random_state=seed)
-            fit_xrm = check_memory(self.memory).cache(_fit_xrm)
-            self.xrm_ = fit_xrm(xrm, X_train, self.classes_[y_train])
+            self.xrm_ = self._fit_nested_xrm(X_train, y_train, seed)
         return None
 
     def _extra_training_data(self, X_train, y_train, train_rows, group_labels):

@@ -2,13 +2,12 @@
 
 from numbers import Real
 
-from sklearn.base import _fit_context, clone
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import check_is_fitted, check_memory
+from sklearn.utils.validation import check_is_fitted
 
 from . import _torch
 from ._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
-from ._xrm import XRMEstimator
 
 
 class MATClassifier(_NetworkClassifier):
@@ -243,32 +242,9 @@ class MATClassifier(_NetworkClassifier):
             group_labels_val=group_labels_val,
         )
 
-    def _default_xrm(self):
-        return XRMEstimator(
-            module=self.module,
-            module_params=self.module_params,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            device=self.device,
-            verbose=self.verbose,
-        )
-
     def _training_shift(self, X_train, y_train, heldout_logits, seed):
         if heldout_logits is None:
-            xrm = self._default_xrm() if self.xrm is None else clone(self.xrm)
-            xrm.set_params(random_state=seed)
-            fit_xrm = check_memory(self.memory).cache(_fit_xrm)
-            self.xrm_ = fit_xrm(xrm, X_train, self.classes_[y_train])
-            if len(self.xrm_.classes_) != len(self.classes_):
-                raise ValueError(
-                    "Some class has no training row left after the validation "
-                    "split; XRM needs every class. Give each class more samples "
-                    "or set early_stopping=False."
-                )
+            self.xrm_ = self._fit_nested_xrm(X_train, y_train, seed)
             heldout_logits = self.xrm_.heldout_logits_
         else:
             self.xrm_ = None
@@ -306,7 +282,3 @@ class MATClassifier(_NetworkClassifier):
             )
         return self.xrm_.infer_group_labels(X, y)
 
-
-def _fit_xrm(xrm, X, y):
-    """Fit ``xrm``; a module-level function so that joblib can cache it."""
-    return xrm.fit(X, y)
