@@ -100,6 +100,43 @@ class _NeuralClassifierMixin(ClassifierMixin):
         rng = check_random_state(self.random_state)
         return rng.randint(np.iinfo(np.int32).max, size=n)
 
+    # The skorch net class and its extra keyword arguments (subclasses swap).
+    _net_class = _torch.MATNet
+
+    def _extra_net_params(self):
+        """Keyword arguments of ``_net_class`` beyond the common ones."""
+        return {}
+
+    def _net_module_factory(self, n_features, n_classes):
+        """Return the factory of the torch module that ``net_`` holds."""
+        return self._module_factory(n_features, n_classes)
+
+    def _build_net(self, n_features, n_classes, callbacks=()):
+        return _torch.build_net(
+            self._net_class,
+            self._net_module_factory(n_features, n_classes),
+            callbacks=callbacks,
+            **self._net_settings(),
+            **self._extra_net_params(),
+        )
+
+    def __getstate__(self):
+        # The fitted net is stored as plain data (weights as bytes, history as
+        # lists), so pickle and skops.io need no torch object and a model
+        # trained on a GPU loads on a CPU-only machine.
+        state = dict(super().__getstate__())  # may be self.__dict__ itself
+        net = state.pop("net_", None)
+        if net is not None:
+            state["_net_state"] = _torch.export_net(net)
+        return state
+
+    def __setstate__(self, state):
+        exported = state.pop("_net_state", None)
+        super().__setstate__(state)
+        if exported is not None:
+            net = self._build_net(self.n_features_in_, len(self.classes_))
+            self.net_ = _torch.import_net(net, exported)
+
     def _module_factory(self, n_features, n_classes):
         return _torch.resolve_module(
             self.module, self.module_params, n_features, n_classes
@@ -180,15 +217,8 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
         """Inferred groups of the validation rows, or None."""
         return None
 
-    # The skorch net class; subclasses with another loss swap it.
-    _net_class = _torch.MATNet
-
     def _extra_training_data(self, X_train, y_train, train_rows, group_labels):
         """Per-row arrays that travel with X to the loss (name -> array)."""
-        return {}
-
-    def _extra_net_params(self):
-        """Keyword arguments of ``_net_class`` beyond the common ones."""
         return {}
 
     def _fit_nested_xrm(self, X_train, y_train, seed):
@@ -327,14 +357,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
             ]
         if self.verbose:
             callbacks.append(("progress", _torch.EpochProgress(type(self).__name__)))
-        make_module = self._module_factory(X.shape[1], n_classes)
-        self.net_ = _torch.build_net(
-            self._net_class,
-            make_module,
-            callbacks=callbacks,
-            **self._net_settings(),
-            **self._extra_net_params(),
-        )
+        self.net_ = self._build_net(X.shape[1], n_classes, callbacks)
         _torch.fit_net(
             self.net_, data, _torch.torch.as_tensor(y_train), seed=int(seed_torch)
         )

@@ -6,7 +6,9 @@ functions here and never touch torch tensors themselves.
 
 import functools
 import inspect
+import io
 import math
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -14,6 +16,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import unpack_data
+from skorch.history import History
 from torch import nn
 from torch.nn import functional as F
 
@@ -422,6 +425,50 @@ def fit_net(net, X, y, *, seed):
             net.start_labels(y)
         net.partial_fit(X, y)
     return net
+
+
+def export_net(net):
+    """Plain-data state of a fitted net: weights as bytes, history as lists.
+
+    Holds no torch object, so that pickle and ``skops.io`` can store it and a
+    model trained on a GPU loads on a machine without one.
+    """
+    buffer = io.BytesIO()
+    state = {k: v.detach().to("cpu") for k, v in net.module_.state_dict().items()}
+    torch.save(state, buffer)
+    return {"module_state": buffer.getvalue(), "history": _plain(list(net.history))}
+
+
+def import_net(net, exported):
+    """Initialise ``net`` and load what :func:`export_net` gave."""
+    device = net.device
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        warnings.warn(
+            f"This model was trained with device={device!r}; CUDA is not "
+            "available here, so it is loaded on the CPU.",
+            UserWarning,
+            stacklevel=4,
+        )
+        net.set_params(device="cpu")
+    net.initialize()
+    state = torch.load(
+        io.BytesIO(exported["module_state"]), map_location=net.device,
+        weights_only=True,
+    )
+    net.module_.load_state_dict(state)
+    net.history_ = History(exported["history"])
+    return net
+
+
+def _plain(value):
+    """Turn numpy and torch scalars inside nested lists and dicts into Python."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.generic, torch.Tensor)):
+        return value.item()
+    return value
 
 
 def predict_logits(net, X, batch_size=4096):

@@ -180,19 +180,13 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
             "twin": _torch.torch.as_tensor(twin),
         }
         recorder = _torch.FlipRateRecorder(keep_best=self.selection == "flip_rate")
-        make_module = self._module_factory(X.shape[1], n_classes)
-        self.net_ = _torch.build_net(
-            _torch.XRMNet,
-            _torch.TwinModule.factory(make_module),
-            callbacks=[("flip_rate", recorder)]
-            + ([("progress", _torch.EpochProgress("XRM"))] if self.verbose else []),
-            n_classes=n_classes,
-            **self._net_settings(),
-        )
+        callbacks = [("flip_rate", recorder)]
+        if self.verbose:
+            callbacks.append(("progress", _torch.EpochProgress("XRM")))
+        self.net_ = self._build_net(X.shape[1], n_classes, callbacks)
         _torch.fit_net(
             self.net_, data, _torch.torch.as_tensor(y_enc), seed=int(seed_torch)
         )
-        self.history_ = self.net_.history
         rates = self.history_[:, "flip_rate"]
         self.best_epoch_ = (
             int(np.argmax(rates)) + 1 if self.selection == "flip_rate" else len(rates)
@@ -214,6 +208,19 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
                 f"{int(self.cross_mistakes_.sum())} cross-mistakes of {n_samples}"
             )
         return self
+
+    _net_class = _torch.XRMNet
+
+    @property
+    def history_(self):
+        """Per-epoch training loss and flip rate (``net_.history``)."""
+        return self.net_.history
+
+    def _extra_net_params(self):
+        return {"n_classes": len(self.classes_)}
+
+    def _net_module_factory(self, n_features, n_classes):
+        return _torch.TwinModule.factory(self._module_factory(n_features, n_classes))
 
     @staticmethod
     def _mistakes(logits, y_enc):
