@@ -242,7 +242,7 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
                 "twins make no mistakes; use SGD, a smaller `lr` or fewer "
                 "`max_epochs` if the flip rate ran away towards 0.5.",
                 DegenerateEnvironmentWarning,
-                stacklevel=3,
+                stacklevel=4,  # _check_degenerate < fit < _fit_context < caller
             )
         return bool(empty)
 
