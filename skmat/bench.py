@@ -279,16 +279,13 @@ def format_table(summary):
 def plot(summary, path):
     """Bar chart of worst-group accuracy; returns False without matplotlib."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A bare Figure draws without pyplot: no backend switch, no window.
+        from matplotlib.figure import Figure
     except ImportError:
         return False
     datasets = list(dict.fromkeys(summary["dataset"]))
-    fig, axes = plt.subplots(
-        1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False
-    )
+    fig = Figure(figsize=(5 * len(datasets), 4.4))
+    axes = fig.subplots(1, len(datasets), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
         part = summary[summary["dataset"] == dataset]
         methods = list(dict.fromkeys(part["method"]))
@@ -311,10 +308,11 @@ def plot(summary, path):
         ax.set_ylim(0, 1)
         ax.set_title(dataset)
         ax.set_ylabel("worst-group test accuracy")
-    axes[0][0].legend(loc="lower left", fontsize="small")
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels),
+               fontsize="small", frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return True
 
 
