@@ -71,7 +71,7 @@ class _NeuralClassifierMixin(ClassifierMixin):
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the "
-                f"data; got 1 class ({self.classes_[0]!r})."
+                f"data; got 1 class ({self.classes_.tolist()[0]!r})."
             )
         return X, self._label_encoder.transform(y)
 

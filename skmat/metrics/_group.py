@@ -356,8 +356,8 @@ def _true_class_proba(y_true, y_proba, classes, labels, n_samples):
         )
     if y_proba.shape[1] != len(classes):
         raise ValueError(
-            f"y_proba has {y_proba.shape[1]} columns but there are "
-            f"{len(classes)} {origin}: {np.asarray(classes).tolist()!r}. Pass "
+            f"y_proba has {y_proba.shape[1]} columns for {len(classes)} classes "
+            f"({origin}: {np.asarray(classes).tolist()!r}). Pass "
             "classes= (e.g. estimator.classes_) to name the columns of y_proba."
         )
     if np.any(y_proba < 0) or np.any(y_proba > 1):
