@@ -54,6 +54,17 @@ class _NeuralClassifierMixin(ClassifierMixin):
                 "`module` must be 'linear', 'mlp' or a torch.nn.Module subclass; "
                 f"got {self.module!r}."
             )
+        import torch
+
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as error:
+            raise ValueError(f"`device` is not a torch device: {error}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} but CUDA is not available on this "
+                "machine; use device='cpu'."
+            )
         if not isinstance(self.optimizer, str) and not _is_optimizer_class(
             self.optimizer
         ):

@@ -39,6 +39,16 @@ def _fitted():
     return MATClassifier(**FAST).fit(X, Y)
 
 
+def _without_cuda(call):
+    """Run ``call`` as on a machine without CUDA (CI has none; a GPU box has)."""
+    from unittest import mock
+
+    import torch
+
+    with mock.patch.object(torch.cuda, "is_available", return_value=False):
+        return call()
+
+
 def _lr():
     return LogisticRegression().fit(X, Y)
 
@@ -79,6 +89,11 @@ CASES = [
      lambda: MATClassifier(temperature=0).fit(X, Y), ValueError, "temperature"),
     ("MATClassifier.fit", "unknown module name",
      lambda: MATClassifier(module="resnet").fit(X, Y), ValueError, "module"),
+    ("MATClassifier.fit", "device='cuda' on a machine without CUDA",
+     lambda: _without_cuda(lambda: MATClassifier(device="cuda").fit(X, Y)),
+     ValueError, "CUDA is not available"),
+    ("MATClassifier.fit", "device that torch does not know",
+     lambda: MATClassifier(device="gpu0").fit(X, Y), ValueError, "not a torch device"),
     ("MATClassifier.fit", "X_val without y_val",
      lambda: MATClassifier(**FAST).fit(X, Y, X_val=X), ValueError, "X_val and y_val"),
     ("MATClassifier.fit", "diverging loss (huge lr on huge features)",
