@@ -160,8 +160,18 @@ def test_bad_input_raises_a_clear_error(entry, bad_input, call, expected, patter
         call()
 
 
+def _sorted_sets(message):
+    """Sort the items of ``{...}`` sets: their order changes between runs."""
+
+    def sort(match):
+        items = sorted(item.strip() for item in match.group(1).split(","))
+        return "{" + ", ".join(items) + "}"
+
+    return re.sub(r"\{([^{}]*)\}", sort, message)
+
+
 def _first_sentence(message, limit=110):
-    message = " ".join(str(message).split())
+    message = _sorted_sets(" ".join(str(message).split()))
     message = re.split(r"(?<=[.!?])\s", message, maxsplit=1)[0]
     message = message.replace("|", "\\|")
     return message if len(message) <= limit else message[: limit - 1] + "…"
