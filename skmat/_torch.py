@@ -210,10 +210,6 @@ class MATNet(_ArrayNet):
         return loss
 
 
-class ERMNet(MATNet):
-    """A plain cross-entropy net: MAT without a shift."""
-
-
 def class_balanced_cross_entropy(logits, labels, mask, n_classes):
     """Sum over classes of the mean cross-entropy within each class.
 
@@ -269,8 +265,6 @@ class XRMNet(_ArrayNet):
             self.labels_[index[flip]] = guess.cpu()[flip]
         return {"loss": loss, "y_pred": logits}
 
-    def validation_step(self, batch, **fit_params):  # pragma: no cover - unused
-        raise RuntimeError("XRM has no validation step")
 
 
 # --------------------------------------------------------------------------
