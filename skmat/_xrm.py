@@ -306,15 +306,23 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
         return 2 * y_enc + self._mistakes(logits, y_enc)
 
     def memorization_scores(self):
-        """Cheap memorization estimate of each training example.
+        """Cheap memorization estimate of each training example, from the twins.
 
         The held-in twin's probability of the true label minus the held-out
-        twin's, from the fitted twins.
+        twin's. It costs nothing beyond the fit, but it only measures
+        memorization of labels the twins kept: the echo chamber relabels the
+        examples the held-out twin gets wrong, the held-in twin then fits the
+        new label, and such examples score near 0 however memorized they
+        would be under ERM. On the interpretable data, where XRM relabels the
+        whole minority, it does not separate the minority (measured in
+        ``benchmarks/memorization.py``). For a Feldman-Zhang estimate use
+        :func:`skmat.inspection.memorization_scores`; to find the minority
+        use ``cross_mistakes_`` or ``group_labels_``.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,)
-            Values in ``[-1, 1]``; large values mark memorized examples.
+            Values in ``[-1, 1]``.
         """
         check_is_fitted(self)
         y_enc = self.group_labels_ // 2

@@ -101,3 +101,33 @@ def test_empty_and_object_input(data):
     frame = pd.DataFrame({"a": ["x"] * len(X), "b": X[:, 0]})
     with pytest.raises(ValueError, match="could not convert string to float"):
         MATClassifier(**FAST).fit(frame, y)
+
+
+def test_memmap_input_gives_the_same_model(data, tmp_path):
+    X, y = data
+    X32 = X.astype(np.float32)
+    mm = np.memmap(tmp_path / "X.dat", dtype=np.float32, mode="w+", shape=X32.shape)
+    mm[:] = X32
+    mm.flush()
+    readonly = np.memmap(tmp_path / "X.dat", dtype=np.float32, mode="r",
+                         shape=X32.shape)
+    from_memmap = MATClassifier(**FAST).fit(readonly, y).predict_proba(X32)
+    from_array = MATClassifier(**FAST).fit(X32, y).predict_proba(X32)
+    np.testing.assert_array_equal(from_memmap, from_array)
+
+
+def test_float32_input_is_not_copied_for_training(data, monkeypatch):
+    X, y = data
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    seen = []
+    original = _torch.as_tensor
+
+    def spy(array):
+        tensor = original(array)
+        seen.append(np.shares_memory(tensor.numpy(), X32))
+        return tensor
+
+    monkeypatch.setattr(_torch, "as_tensor", spy)
+    MATClassifier(**FAST, early_stopping=False).fit(X32, y)
+    # XRM and MAT both train on a tensor that shares X's memory.
+    assert seen[:2] == [True, True]
