@@ -9,13 +9,13 @@ class ERMClassifier(_NetworkClassifier):
     """Plain cross-entropy training with the networks and loop of MAT.
 
     The baseline every robustness method is compared with: the same module,
-    optimizer, data path and early stopping as :class:`MATClassifier`, and
+    optimizer, data path and early stopping as :class:`~skmat.MATClassifier`, and
     no shift.
 
     Parameters
     ----------
     module : {"linear", "mlp"} or torch.nn.Module subclass, default="linear"
-        The network; see :class:`MATClassifier`.
+        The network; see :class:`~skmat.MATClassifier`.
     module_params : dict, default=None
         Keyword arguments of the module.
     optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
@@ -128,7 +128,7 @@ class ERMClassifier(_NetworkClassifier):
             True groups, used only to score the validation rows.
         X_val, y_val, group_labels_val : array-like, default=None
             An explicit validation set for early stopping; see
-            :meth:`MATClassifier.fit`.
+            :meth:`~skmat.MATClassifier.fit`.
 
         Returns
         -------

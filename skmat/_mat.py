@@ -41,8 +41,12 @@ class MATClassifier(_NetworkClassifier):
         Temperature ``tau`` of the held-out softmax: the strength of the
         shift. Small values trust the held-out predictions fully (a strong
         shift); large values flatten them towards the class prior (a weak
-        shift). The knob to search with :class:`~sklearn.model_selection.
-        GridSearchCV` and :class:`WorstGroupScorer`.
+        shift). The knob to search with
+        :class:`~sklearn.model_selection.GridSearchCV` and
+        :class:`~skmat.WorstGroupScorer`. It acts relative to the scale of
+        the held-out logits: when the twins' margins are near 10, every value
+        well below 10 gives a nearly one-hot ``p(yhat | x)`` and so nearly the
+        same shift; search a range that reaches the margins.
     xrm : XRMEstimator or None, default=None
         Source of the held-out logits. It is cloned and fitted on the
         training rows at each :meth:`fit`. ``None`` uses an
