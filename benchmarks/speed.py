@@ -68,18 +68,24 @@ def skmat_epochs(estimator, X, y, **fit_params):
 
 def peak_memory(n, d, device):
     """Peak RSS of a fresh process that builds X and fits MAT once."""
+    # /proc's VmRSS and VmHWM belong to the new process image; ru_maxrss
+    # would carry the parent's peak over the fork and exec.
     code = f"""
-import resource, numpy as np
-import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})
+import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
 from speed import make_data
 from skmat import MATClassifier
 import torch
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
+
+base = status("VmRSS")
 X, y = make_data({n}, {d})
 MATClassifier(max_epochs=1, batch_size=512, early_stopping=True, device={device!r},
               random_state=0).fit(X, y)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(base * 1024, peak * 1024, X.nbytes)
+print(base, status("VmHWM"), X.nbytes)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                          text=True, check=True).stdout.split()
