@@ -48,7 +48,7 @@ class _NeuralClassifierMixin(ClassifierMixin):
     ``_NETWORK_CONSTRAINTS`` in their ``__init__``.
     """
 
-    def _check_module_params(self):
+    def _check_settings(self):
         if not isinstance(self.module, str) and not _is_module_class(self.module):
             raise ValueError(
                 "`module` must be 'linear', 'mlp' or a torch.nn.Module subclass; "
@@ -74,7 +74,7 @@ class _NeuralClassifierMixin(ClassifierMixin):
             )
 
     def _validate_X_y(self, X, y):
-        """Validate training data; return float32 X and encoded labels."""
+        """Validate training data; return X (float32 or float64) and encoded y."""
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
         check_classification_targets(y)
         self._label_encoder = LabelEncoder().fit(y)
@@ -313,7 +313,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
         y_val=None,
         group_labels_val=None,
     ):
-        self._check_module_params()
+        self._check_settings()
         X, y_enc = self._validate_X_y(X, y)
         n_samples, n_classes = len(X), len(self.classes_)
         if group_labels is not None:

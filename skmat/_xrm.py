@@ -166,7 +166,7 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
         self : XRMEstimator
             The fitted estimator.
         """
-        self._check_module_params()
+        self._check_settings()
         X, y_enc = self._validate_X_y(X, y)
         n_samples, n_classes = len(X), len(self.classes_)
         seed_split, seed_torch = self._seeds(2)
