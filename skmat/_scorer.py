@@ -60,7 +60,10 @@ class WorstGroupScorer:
     needed. The key is ``group_labels``, not ``groups``, which the CV
     splitter (e.g. :class:`~sklearn.model_selection.GroupKFold`) consumes.
     With metadata routing off, ``group_labels`` reach the scorer only when
-    it is called directly; the first call that has to fall back warns.
+    it is called directly; the first call that has to fall back warns, and a
+    call without them on an estimator that was fitted with true group labels
+    (so they went to ``fit`` and were lost on the way to the scorer) raises a
+    ``ValueError`` that says how to turn routing on.
 
     Parameters
     ----------
@@ -180,6 +183,16 @@ class WorstGroupScorer:
             raise ValueError(
                 f"{self!r} got no group_labels and fallback='raise'. {detail}"
             )
+        if not routing and _fitted_with_group_labels(estimator):
+            # The labels went to fit and not here: GridSearchCV/cross_validate
+            # without routing. Scoring inferred groups instead would be silent.
+            raise ValueError(
+                f"{self!r} got no group_labels, but the estimator was fitted "
+                "with true group labels: with metadata routing off, "
+                "GridSearchCV and cross_validate pass group_labels to fit only. "
+                f"{_ROUTING_HINT} Called directly, the scorer takes "
+                "group_labels=... ."
+            )
         # fallback="class" is an explicit choice of worst-class accuracy: no
         # reason to warn that group labels could not arrive.
         if not routing and self.fallback == "inferred" and not self._warned_routing_off:
@@ -294,6 +307,19 @@ class WorstGroupScorer:
         # With routing off, sklearn asks scorers in a multimetric dict whether
         # they take sample_weight; this scorer does not weigh samples.
         return False
+
+
+def _final_step(estimator):
+    """Return the last step of (possibly nested) pipelines, or the estimator."""
+    while isinstance(estimator, Pipeline):
+        estimator = estimator.steps[-1][1]
+    return estimator
+
+
+def _fitted_with_group_labels(estimator):
+    """Whether a skmat estimator's early stopping used true group labels."""
+    source = getattr(_final_step(estimator), "validation_groups_source_", None)
+    return source == "group_labels"
 
 
 def _inferred_group_labels(estimator, X, y):

@@ -431,3 +431,20 @@ def test_memory_fits_xrm_once_per_fold(blobs, tmp_path, monkeypatch):
     np.testing.assert_allclose(
         search.cv_results_["mean_test_score"], uncached.cv_results_["mean_test_score"]
     )
+
+
+def test_scorer_refuses_to_drop_group_labels_when_routing_is_off(blobs):
+    X, y = blobs
+    g = (X[:, 0] > 0).astype(int)
+    search = GridSearchCV(
+        MATClassifier(**FAST, random_state=0),
+        {"temperature": [0.1, 1.0]},
+        scoring=WorstGroupScorer(),
+        cv=2,
+        error_score="raise",
+    )
+    # Without routing, group_labels reach MAT's fit but not the scorer.
+    with pytest.raises(ValueError, match="enable_metadata_routing=True"):
+        search.fit(X, y, group_labels=g)
+    fitted = MATClassifier(**FAST, random_state=0).fit(X, y, group_labels=g)
+    assert WorstGroupScorer()(fitted, X, y, group_labels=g) >= 0.0
