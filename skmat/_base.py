@@ -345,11 +345,10 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
             None if heldout_logits is None else heldout_logits[train],
             int(seed_shift),
         )
-        data = {"X": _torch.as_tensor(X_train)}
-        if shift is not None:
-            data["shift"] = _torch.torch.as_tensor(shift)
         extra = self._extra_training_data(X_train, y_train, train, group_labels)
-        data.update({key: _torch.torch.as_tensor(v) for key, v in extra.items()})
+        if shift is not None:
+            extra["shift"] = shift
+        data = _torch.training_data(X_train, **extra)
 
         callbacks = []
         self.validation_groups_source_ = None
@@ -370,7 +369,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
             callbacks.append(("progress", _torch.EpochProgress(type(self).__name__)))
         self.net_ = self._build_net(X.shape[1], n_classes, callbacks)
         _torch.fit_net(
-            self.net_, data, _torch.torch.as_tensor(y_train), seed=int(seed_torch)
+            self.net_, data, _torch.label_tensor(y_train), seed=int(seed_torch)
         )
         history = self.net_.history
         self.n_epochs_ = len(history)

@@ -163,6 +163,35 @@ def as_tensor(X):
     return torch.as_tensor(np.asarray(X, dtype=np.float32))
 
 
+def training_data(X, **per_row):
+    """Build the dict that travels through batches: float32 X, per-row arrays.
+
+    Integer arrays become int64 tensors (indices, labels), float arrays
+    float32 tensors (shift, weights).
+    """
+    data = {"X": as_tensor(X)}
+    for key, value in per_row.items():
+        value = np.asarray(value)
+        dtype = np.int64 if value.dtype.kind in "iub" else np.float32
+        data[key] = torch.as_tensor(value.astype(dtype, copy=False))
+    return data
+
+
+def xrm_training_data(X, twin):
+    """XRM's batches: X, the row index (for the dynamic labels) and the twin."""
+    return training_data(X, index=np.arange(len(twin)), twin=twin)
+
+
+def label_tensor(y):
+    """Return encoded labels as the int64 tensor that cross-entropy takes."""
+    return torch.as_tensor(np.asarray(y, dtype=np.int64))
+
+
+def dynamic_labels(net):
+    """XRM's dynamic (flipped) labels as a numpy array."""
+    return net.labels_.cpu().numpy()
+
+
 # --------------------------------------------------------------------------
 # Nets
 # --------------------------------------------------------------------------
