@@ -24,20 +24,11 @@ from unittest import mock
 
 import numpy as np
 import torch
+from _recipes import PAPER_RECIPE as RECIPE
 
 from skmat import MATClassifier, XRMEstimator
 from skmat.datasets import make_spurious_memorization
 from skmat.metrics import worst_group_accuracy
-
-RECIPE = dict(
-    module="linear",
-    module_params={"bias": False},
-    optimizer="sgd",
-    momentum=0.0,
-    lr=1e-2,
-    batch_size=None,
-    max_epochs=1000,
-)
 
 
 def fit_on(device, data, seed):

@@ -28,20 +28,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _recipes import PAPER_RECIPE as PAPER
 
 from skmat import MATClassifier
 from skmat.baselines import ERMClassifier
 from skmat.datasets import make_spurious_memorization
-
-PAPER = dict(
-    module="linear",
-    module_params={"bias": False},
-    optimizer="sgd",
-    lr=1e-2,
-    momentum=0.0,
-    batch_size=None,
-    max_epochs=1000,
-)
+from skmat.metrics import worst_group_accuracy
 
 
 def settings():
@@ -79,13 +71,10 @@ def evaluate(clf, X, y, groups):
     """Minority, majority and worst-group accuracy on one split."""
     pred = clf.predict(X)
     minority = np.isin(groups, [1, 2])
-    per_group = [
-        np.mean(pred[groups == g] == y[groups == g]) for g in np.unique(groups)
-    ]
     return {
         "minority_acc": float(np.mean(pred[minority] == y[minority])),
         "majority_acc": float(np.mean(pred[~minority] == y[~minority])),
-        "worst_group_acc": float(min(per_group)),
+        "worst_group_acc": worst_group_accuracy(y, pred, group_labels=groups),
     }
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _recipes import PAPER_RECIPE
 from sklearn.metrics import roc_auc_score
 
 from skmat import MATClassifier, XRMEstimator
@@ -41,14 +42,8 @@ from skmat.baselines import ERMClassifier
 from skmat.datasets import make_spurious_memorization
 from skmat.inspection import memorization_scores
 
-NETWORK = dict(
-    module="linear",
-    module_params={"bias": False},
-    optimizer="sgd",
-    lr=1e-2,
-    momentum=0.0,
-    batch_size=None,
-)
+# The paper's recipe; max_epochs comes from the command line.
+NETWORK = {k: v for k, v in PAPER_RECIPE.items() if k != "max_epochs"}
 
 
 def estimators(seed, max_epochs):

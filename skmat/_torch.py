@@ -315,7 +315,6 @@ class FlipRateRecorder(Callback):
         net.history.record("flip_rate", rate)
         if rate > self.best_rate_:
             self.best_rate_ = rate
-            net.history.record("flip_rate_best", True)
             if self.keep_best:
                 self.best_state_ = {
                     k: v.detach().clone() for k, v in net.module_.state_dict().items()

@@ -52,7 +52,7 @@ def test_verbose_shows_progress_and_a_summary(data, capsys):
     MATClassifier(**FAST, verbose=1).fit(X, y)
     out, err = capsys.readouterr()
     assert "XRM: flip rate" in out
-    assert "MATClassifier: 8 epochs" in out or "MATClassifier:" in out
+    assert "MATClassifier:" in out
     assert "epoch" in err  # tqdm bars go to stderr
 
 
