@@ -1,5 +1,6 @@
-import os
-import shutil
+import gzip
+import hashlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -12,21 +13,32 @@ from skmat.datasets import fetch_adult, make_colored_digits, make_spurious_memor
 SPLITS = ("train", "valid", "test")
 
 
-def _adult_data_home():
-    env = os.environ.get("SKMAT_DATA_HOME")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data")
-    for path in candidates:
-        if (path / "adult.data").is_file() and (path / "adult.test").is_file():
-            return path
-    return None
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+RAW_FILES = ("adult.data", "adult.test")
+# Captured before any test monkeypatches it.
+PACKAGE_DATA = adult_module._PACKAGE_DATA
 
 
-ADULT_HOME = _adult_data_home()
-needs_adult = pytest.mark.skipif(
-    ADULT_HOME is None,
-    reason="Adult files not found (set SKMAT_DATA_HOME or place ../shared/data)",
-)
+def _raw_adult(name):
+    """The uncompressed bytes of a raw Adult file, from the packaged copy."""
+    return gzip.decompress((PACKAGE_DATA / f"{name}.gz").read_bytes())
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def fail(url, timeout=None):
+        raise AssertionError(f"the network must not be used (asked for {url})")
+
+    monkeypatch.setattr(adult_module.urllib.request, "urlopen", fail)
+
+
+@pytest.fixture
+def no_packaged_copy(tmp_path, monkeypatch):
+    """Pretend the data files were not shipped, and use an empty download cache."""
+    monkeypatch.setattr(adult_module, "_PACKAGE_DATA", tmp_path / "no_package_data")
+    monkeypatch.setattr(
+        adult_module, "_default_data_home", lambda: tmp_path / "default_home"
+    )
 
 
 def _assert_bunches_equal(a, b):
@@ -278,24 +290,23 @@ def test_digits_positional_args_rejected():
 
 @pytest.fixture(scope="module")
 def adult_train():
-    return fetch_adult(data_home=ADULT_HOME, subset="train", download_if_missing=False)
+    return fetch_adult(subset="train", download_if_missing=False)
 
 
 @pytest.fixture(scope="module")
 def adult_test():
-    return fetch_adult(data_home=ADULT_HOME, subset="test", download_if_missing=False)
+    return fetch_adult(subset="test", download_if_missing=False)
 
 
-@needs_adult
 def test_adult_train_facts(adult_train):
     b = adult_train
-    assert b.data.shape[0] == 32561
+    assert b.data.shape == (32561, 104)
     assert b.data.dtype == np.float64
     assert b.target.dtype == np.int64
     assert set(np.unique(b.target)) == {0, 1}
     women_rich = int(np.sum((b.sensitive == 0) & (b.target == 1)))
     assert women_rich == 1179
-    assert int(np.sum(b.group_labels == 2)) == 1179
+    assert np.bincount(b.group_labels).tolist() == [9592, 15128, 1179, 6662]
     np.testing.assert_array_equal(b.group_labels, 2 * b.target + b.sensitive)
     assert b.group_names == {
         0: "<=50K, Female",
@@ -312,10 +323,39 @@ def test_adult_train_facts(adult_train):
     np.testing.assert_array_equal(b.data[:, col], b.sensitive)
 
 
-@needs_adult
+def test_adult_feature_kinds(adult_train):
+    b = adult_train
+    assert b.numeric_features == [
+        "age",
+        "education-num",
+        "capital-gain",
+        "capital-loss",
+        "hours-per-week",
+    ]
+    assert len(b.categorical_features) == 8
+    assert "sex" in b.categorical_features
+    # Every numeric feature is a column of the array; every array column is
+    # either numeric or a one-hot column of a categorical feature.
+    numeric = [b.feature_names.index(c) for c in b.numeric_features]
+    assert b.data[:, numeric].max(axis=0).tolist() == [90, 16, 99999, 4356, 99]
+    for name in b.feature_names:
+        assert name in b.numeric_features or any(
+            name.startswith(f"{c}_") for c in b.categorical_features
+        )
+    frame = fetch_adult(as_frame=True).data
+    assert sorted(b.numeric_features + b.categorical_features) == sorted(frame)
+    for c in b.numeric_features:
+        assert pd.api.types.is_numeric_dtype(frame[c])
+    # The Bunch holds copies: changing them does not change later results.
+    b2 = fetch_adult()
+    b2.numeric_features.append("fnlwgt")
+    assert "fnlwgt" not in fetch_adult().numeric_features
+
+
 def test_adult_test_facts(adult_train, adult_test):
     assert adult_test.data.shape[0] == 16281
     assert set(np.unique(adult_test.target)) == {0, 1}
+    assert np.bincount(adult_test.group_labels).tolist() == [4831, 7604, 590, 3256]
     assert adult_test.feature_names == adult_train.feature_names
     assert adult_test.data.shape[1] == adult_train.data.shape[1]
     # "Holand-Netherlands" appears only in the training file; its column is
@@ -325,7 +365,6 @@ def test_adult_test_facts(adult_train, adult_test):
     assert adult_train.data[:, col].sum() > 0
 
 
-@needs_adult
 def test_adult_one_hot_missing_values(adult_train):
     b = adult_train
     cols = [i for i, n in enumerate(b.feature_names) if n.startswith("workclass_")]
@@ -334,18 +373,16 @@ def test_adult_one_hot_missing_values(adult_train):
     assert int(np.sum(row_sums == 0)) == 1836  # '?' in workclass
 
 
-@needs_adult
 def test_adult_all_subset(adult_train, adult_test):
-    X, y = fetch_adult(data_home=ADULT_HOME, subset="all", return_X_y=True)
+    X, y = fetch_adult(subset="all", return_X_y=True)
     assert X.shape == (32561 + 16281, adult_train.data.shape[1])
     np.testing.assert_array_equal(X[:32561], adult_train.data)
     np.testing.assert_array_equal(y[32561:], adult_test.target)
 
 
-@needs_adult
 def test_adult_as_frame():
-    tr = fetch_adult(data_home=ADULT_HOME, subset="train", as_frame=True)
-    te = fetch_adult(data_home=ADULT_HOME, subset="test", as_frame=True)
+    tr = fetch_adult(subset="train", as_frame=True)
+    te = fetch_adult(subset="test", as_frame=True)
     assert isinstance(tr.data, pd.DataFrame)
     assert isinstance(tr.target, pd.Series)
     assert tr.target.name == "income"
@@ -362,11 +399,95 @@ def test_adult_as_frame():
     assert isinstance(tr.data["sex"].dtype, pd.CategoricalDtype)
     assert tr.data["workclass"].isna().sum() == 1836
     assert int(((tr.data["sex"] == "Female") & (tr.target == 1)).sum()) == 1179
-    X, y = fetch_adult(
-        data_home=ADULT_HOME, subset="test", as_frame=True, return_X_y=True
-    )
+    X, y = fetch_adult(subset="test", as_frame=True, return_X_y=True)
     assert isinstance(X, pd.DataFrame) and X.shape == (16281, 13)
     assert set(y.unique()) == {0, 1}
+
+
+def test_adult_packaged_copy_needs_no_network(tmp_path, no_network):
+    # The copy shipped with the package is used when data_home is not given,
+    # and when the given data_home does not hold the files.
+    X, y = fetch_adult(subset="all", return_X_y=True)
+    assert X.shape == (48842, 104)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    b = fetch_adult(data_home=empty, subset="test", download_if_missing=False)
+    assert b.data.shape == (16281, 104)
+    assert list(empty.iterdir()) == []
+
+
+def test_adult_packaged_checksums():
+    for name in RAW_FILES:
+        content = _raw_adult(name)
+        assert hashlib.sha256(content).hexdigest() == adult_module._SHA256[name]
+        if (SHARED_DATA / name).is_file():
+            assert content == (SHARED_DATA / name).read_bytes()
+    readme = (PACKAGE_DATA / "README.md").read_text()
+    assert "10.24432/C5XW20" in readme
+    assert "CC BY 4.0" in readme
+
+
+def test_adult_returns_copies():
+    a = fetch_adult(as_frame=True)
+    a.data.loc[0, "age"] = -1
+    a.target.iloc[0] = 5
+    a.frame.loc[1, "age"] = -1
+    X, y = fetch_adult(return_X_y=True)
+    X[:] = 0
+    y[:] = 9
+    b = fetch_adult(as_frame=True)
+    assert b.data["age"].min() == 17
+    assert set(b.target.unique()) == {0, 1}
+    assert fetch_adult().data.max() > 0
+
+
+def test_adult_data_home_takes_precedence(tmp_path, no_network, monkeypatch):
+    for name in RAW_FILES:
+        (tmp_path / name).write_bytes(_raw_adult(name))
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    read = []
+    original = adult_module._read_verified
+
+    def spy(path, name):
+        read.append(path)
+        return original(path, name)
+
+    monkeypatch.setattr(adult_module, "_read_verified", spy)
+    b = fetch_adult(data_home=str(tmp_path), subset="all")
+    assert b.data.shape[0] == 48842
+    assert read == [tmp_path / "adult.data", tmp_path / "adult.test"]
+    after = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert before == after
+
+
+def test_adult_data_home_gzip(tmp_path, no_network):
+    (tmp_path / "adult.test.gz").write_bytes(gzip.compress(_raw_adult("adult.test")))
+    assert fetch_adult(data_home=tmp_path, subset="test").data.shape[0] == 16281
+
+
+def test_adult_corrupted_data_home(tmp_path, no_network):
+    content = _raw_adult("adult.data").replace(b"Female", b"Male", 1)
+    (tmp_path / "adult.data").write_bytes(content)
+    with pytest.raises(ValueError, match="SHA-256 checksum mismatch") as excinfo:
+        fetch_adult(data_home=tmp_path)
+    message = str(excinfo.value)
+    assert str(tmp_path / "adult.data") in message
+    assert adult_module._SHA256["adult.data"] in message
+    assert hashlib.sha256(content).hexdigest() in message
+
+
+def test_adult_corrupted_gzip(tmp_path, no_network):
+    (tmp_path / "adult.test.gz").write_bytes(b"not a gzip file")
+    with pytest.raises(ValueError, match="checksum"):
+        fetch_adult(data_home=tmp_path, subset="test")
+
+
+def test_adult_packaged_checksum_verified_on_every_load(monkeypatch, no_network):
+    fetch_adult(subset="test")  # fills the in-memory cache
+    monkeypatch.setitem(adult_module._SHA256, "adult.test", "0" * 64)
+    with pytest.raises(ValueError, match="SHA-256 checksum mismatch") as excinfo:
+        fetch_adult(subset="test")
+    assert "adult.test.gz" in str(excinfo.value)
 
 
 def test_adult_bad_subset(tmp_path):
@@ -374,16 +495,27 @@ def test_adult_bad_subset(tmp_path):
         fetch_adult(data_home=tmp_path, subset="valid")
 
 
-def test_adult_missing_file_no_download(tmp_path):
+@pytest.mark.parametrize(
+    "param, value",
+    [("data_home", 3), ("download_if_missing", "yes"), ("as_frame", None)],
+)
+def test_adult_bad_params(param, value):
+    with pytest.raises(ValueError, match=param):
+        fetch_adult(**{param: value})
+
+
+def test_adult_missing_file_no_download(tmp_path, no_packaged_copy, no_network):
+    home = tmp_path / "home"
+    home.mkdir()
     with pytest.raises(FileNotFoundError) as excinfo:
-        fetch_adult(data_home=tmp_path, download_if_missing=False)
+        fetch_adult(data_home=home, download_if_missing=False)
     message = str(excinfo.value)
-    assert str(tmp_path / "adult.data") in message
+    assert str(home / "adult.data") in message
     assert "data_home" in message
-    assert list(tmp_path.iterdir()) == []
+    assert list(home.iterdir()) == []
 
 
-def test_adult_download_failure(tmp_path, monkeypatch):
+def test_adult_download_failure(tmp_path, no_packaged_copy, monkeypatch):
     def fail(url, timeout=None):
         raise OSError("network unreachable")
 
@@ -399,13 +531,12 @@ def test_adult_download_failure(tmp_path, monkeypatch):
     assert not home.exists() or list(home.iterdir()) == []
 
 
-@needs_adult
-def test_adult_download(tmp_path, monkeypatch):
+def test_adult_download(tmp_path, no_packaged_copy, monkeypatch):
     requested = []
 
     def fake_urlopen(url, timeout=None):
         requested.append(url)
-        return open(ADULT_HOME / url.rsplit("/", 1)[-1], "rb")
+        return io.BytesIO(_raw_adult(url.rsplit("/", 1)[-1]))
 
     monkeypatch.setattr(adult_module.urllib.request, "urlopen", fake_urlopen)
     home = tmp_path / "new_home"
@@ -415,18 +546,29 @@ def test_adult_download(tmp_path, monkeypatch):
     ]
     assert b.data.shape[0] == 16281
     assert sorted(p.name for p in home.iterdir()) == ["adult.test"]
+    # The download is reused, without the network, by later calls.
+    monkeypatch.setattr(adult_module.urllib.request, "urlopen", None)
+    assert fetch_adult(data_home=home, subset="test").data.shape[0] == 16281
 
 
-@needs_adult
-def test_adult_existing_files_not_touched(tmp_path, monkeypatch):
-    for name in ("adult.data", "adult.test"):
-        shutil.copy(ADULT_HOME / name, tmp_path / name)
-    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+def test_adult_download_default_home(tmp_path, no_packaged_copy, monkeypatch):
+    monkeypatch.setattr(
+        adult_module.urllib.request,
+        "urlopen",
+        lambda url, timeout=None: io.BytesIO(_raw_adult("adult.data")),
+    )
+    assert fetch_adult().data.shape[0] == 32561
+    assert (tmp_path / "default_home" / "adult.data").is_file()
 
-    def no_network(url, timeout=None):
-        raise AssertionError("must not download when the files exist")
 
-    monkeypatch.setattr(adult_module.urllib.request, "urlopen", no_network)
-    fetch_adult(data_home=str(tmp_path), subset="all")
-    after = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
-    assert before == after
+def test_adult_download_bad_checksum(tmp_path, no_packaged_copy, monkeypatch):
+    monkeypatch.setattr(
+        adult_module.urllib.request,
+        "urlopen",
+        lambda url, timeout=None: io.BytesIO(b"<html>moved</html>"),
+    )
+    home = tmp_path / "home"
+    with pytest.raises(ValueError, match="SHA-256 checksum mismatch") as excinfo:
+        fetch_adult(data_home=home, subset="test")
+    assert "https://archive.ics.uci.edu" in str(excinfo.value)
+    assert list(home.iterdir()) == []
