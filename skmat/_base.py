@@ -1,30 +1,19 @@
 """Shared machinery of the neural estimators (parameters, input checks)."""
 
+from abc import ABC, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _torch
-
-
-def _is_module_class(value):
-    import torch
-
-    return isinstance(value, type) and issubclass(value, torch.nn.Module)
-
-
-def _is_optimizer_class(value):
-    import torch
-
-    return isinstance(value, type) and issubclass(value, torch.optim.Optimizer)
-
+from .utils._validation import _check_group_labels
 
 _NETWORK_CONSTRAINTS = {
     "module": [StrOptions({"linear", "mlp"}), callable],
@@ -49,29 +38,8 @@ class _NeuralClassifierMixin(ClassifierMixin):
     """
 
     def _check_settings(self):
-        if not isinstance(self.module, str) and not _is_module_class(self.module):
-            raise ValueError(
-                "`module` must be 'linear', 'mlp' or a torch.nn.Module subclass; "
-                f"got {self.module!r}."
-            )
-        import torch
-
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError) as error:
-            raise ValueError(f"`device` is not a torch device: {error}") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={self.device!r} but CUDA is not available on this "
-                "machine; use device='cpu'."
-            )
-        if not isinstance(self.optimizer, str) and not _is_optimizer_class(
-            self.optimizer
-        ):
-            raise ValueError(
-                "`optimizer` must be 'sgd', 'adam', 'adamw' or a "
-                f"torch.optim.Optimizer subclass; got {self.optimizer!r}."
-            )
+        """Check the settings that need torch to check (classes, device)."""
+        _torch.check_settings(self.module, self.optimizer, self.device)
 
     def _validate_X_y(self, X, y):
         """Validate training data; return X (float32 or float64) and encoded y."""
@@ -212,17 +180,21 @@ _TRAINING_CONSTRAINTS = {
 }
 
 
-class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
+class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
     """A network classifier trained on a (possibly shifted) cross-entropy.
 
-    Holds the fit logic shared by :class:`MATClassifier` and the ERM baseline:
+    Holds the fit logic shared by :class:`MATClassifier` and the baselines:
     the validation split, worst-group early stopping and the skorch net.
     Subclasses implement ``_training_shift``.
     """
 
+    @abstractmethod
     def _training_shift(self, X_train, y_train, heldout_logits, seed):
-        """Per-example logit shift of shape (n_train, n_classes), or None."""
-        raise NotImplementedError
+        """Per-example logit shift of shape (n_train, n_classes), or None.
+
+        The hook that sees the training rows with a seed: subclasses fit what
+        the shift or the loss needs here (XRM, an identification model).
+        """
 
     def _inferred_valid_groups(self, X_valid, y_valid):
         """Inferred groups of the validation rows, or None."""
@@ -231,34 +203,6 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
     def _extra_training_data(self, X_train, y_train, train_rows, group_labels):
         """Per-row arrays that travel with X to the loss (name -> array)."""
         return {}
-
-    def _fit_nested_xrm(self, X_train, y_train, seed):
-        """Fit a clone of ``self.xrm`` on the training rows, through ``memory``.
-
-        ``self.xrm=None`` stands for an :class:`XRMEstimator` with this
-        estimator's network settings. ``y_train`` holds encoded labels.
-        """
-        from ._xrm import XRMEstimator
-
-        if self.xrm is None:
-            xrm = XRMEstimator(
-                module=self.module,
-                module_params=self.module_params,
-                verbose=self.verbose,
-                **self._net_settings(),
-            )
-        else:
-            xrm = clone(self.xrm)
-        xrm.set_params(random_state=seed)
-        fit = check_memory(self.memory).cache(_fit_estimator)
-        xrm = fit(xrm, X_train, self.classes_[y_train])
-        if len(xrm.classes_) != len(self.classes_):
-            raise ValueError(
-                "Some class has no training row left after the validation "
-                "split; XRM needs every class. Give each class more samples "
-                "or set early_stopping=False."
-            )
-        return xrm
 
     def _split(self, y_enc, strata, seed):
         """Stratified train/validation indices."""
@@ -299,7 +243,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
         if group_labels_val is not None:
             group_labels_val = _check_group_labels(
                 group_labels_val, len(X_valid), name="group_labels_val"
-            )
+            ).to_numpy()
         return X_valid, y_valid, group_labels_val
 
     def _fit_network(
@@ -317,7 +261,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator):
         X, y_enc = self._validate_X_y(X, y)
         n_samples, n_classes = len(X), len(self.classes_)
         if group_labels is not None:
-            group_labels = _check_group_labels(group_labels, n_samples)
+            group_labels = _check_group_labels(group_labels, n_samples).to_numpy()
         if heldout_logits is not None:
             heldout_logits = _check_heldout_logits(heldout_logits, n_samples, n_classes)
         seed_split, seed_shift, seed_torch = self._seeds(3)
@@ -394,21 +338,6 @@ def _strata(y_enc, group_labels):
     return y_enc * (g.max() + 1) + g
 
 
-def _check_group_labels(group_labels, n_samples, name="group_labels"):
-    group_labels = np.asarray(group_labels)
-    if group_labels.ndim != 1 or len(group_labels) != n_samples:
-        raise ValueError(
-            f"`{name}` must be 1-d with one entry per sample ({n_samples}); "
-            f"got shape {group_labels.shape}."
-        )
-    if group_labels.dtype.kind in "fcO":
-        import pandas as pd
-
-        if pd.isna(group_labels).any():
-            raise ValueError(f"`{name}` has missing values (NaN or None).")
-    return group_labels
-
-
 def _check_heldout_logits(heldout_logits, n_samples, n_classes):
     logits = np.asarray(heldout_logits, dtype=np.float64)
     if logits.shape != (n_samples, n_classes):
@@ -419,8 +348,3 @@ def _check_heldout_logits(heldout_logits, n_samples, n_classes):
     if not np.isfinite(logits).all():
         raise ValueError("`heldout_logits` contains NaN or infinity.")
     return logits
-
-
-def _fit_estimator(estimator, X, y):
-    """Fit ``estimator``; module-level so that joblib's Memory can cache it."""
-    return estimator.fit(X, y)

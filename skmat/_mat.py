@@ -8,9 +8,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _torch
 from ._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
+from ._xrm import _XRMSourceMixin
 
 
-class MATClassifier(_NetworkClassifier):
+class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     r"""Memorization-Aware Training: a classifier robust to spurious correlations.
 
     A network trained by plain cross-entropy on data with a spurious
@@ -256,11 +257,6 @@ class MATClassifier(_NetworkClassifier):
             heldout_logits, y_train, self.temperature, len(self.classes_)
         )
         return self.shift_
-
-    def _inferred_valid_groups(self, X_valid, y_valid):
-        if self.xrm_ is None:
-            return None
-        return self.xrm_.infer_group_labels(X_valid, self.classes_[y_valid])
 
     def infer_group_labels(self, X, y):
         """Infer the groups of labelled data with the fitted XRM.

@@ -4,9 +4,9 @@ import warnings
 
 import numpy as np
 from scipy.special import softmax
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, check_memory
 
 from . import _torch
 from ._base import _NETWORK_CONSTRAINTS, _NeuralClassifierMixin
@@ -329,3 +329,52 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
         p_out = softmax(self.heldout_logits_.astype(np.float64), axis=1)[rows, y_enc]
         return p_in - p_out
 
+
+class _XRMSourceMixin:
+    """Fit a nested XRM on the training rows of a network classifier.
+
+    For the estimators that take their held-out logits or their training
+    groups from XRM (:class:`~skmat.MATClassifier` and
+    :class:`~skmat.baselines.GroupDROClassifier`): they have the parameters
+    ``xrm`` and ``memory`` and the network settings of
+    ``_NETWORK_CONSTRAINTS``, and set ``xrm_`` in ``_training_shift``. The
+    XRM sourcing lives here, with XRM, so that the shared network base does
+    not know :class:`XRMEstimator`.
+    """
+
+    def _fit_nested_xrm(self, X_train, y_train, seed):
+        """Fit a clone of ``self.xrm`` on the training rows, through ``memory``.
+
+        ``self.xrm=None`` stands for an :class:`XRMEstimator` with this
+        estimator's network settings. ``y_train`` holds encoded labels.
+        """
+        if self.xrm is None:
+            xrm = XRMEstimator(
+                module=self.module,
+                module_params=self.module_params,
+                verbose=self.verbose,
+                **self._net_settings(),
+            )
+        else:
+            xrm = clone(self.xrm)
+        xrm.set_params(random_state=seed)
+        fit = check_memory(self.memory).cache(_fit_estimator)
+        xrm = fit(xrm, X_train, self.classes_[y_train])
+        if len(xrm.classes_) != len(self.classes_):
+            raise ValueError(
+                "Some class has no training row left after the validation "
+                "split; XRM needs every class. Give each class more samples "
+                "or set early_stopping=False."
+            )
+        return xrm
+
+    def _inferred_valid_groups(self, X_valid, y_valid):
+        """Return the groups the fitted XRM infers on validation rows, or None."""
+        if self.xrm_ is None:
+            return None
+        return self.xrm_.infer_group_labels(X_valid, self.classes_[y_valid])
+
+
+def _fit_estimator(estimator, X, y):
+    """Fit ``estimator``; module-level so that joblib's Memory can cache it."""
+    return estimator.fit(X, y)

@@ -82,7 +82,7 @@ def test_groupdro_string_groups_and_internal_split(data):
 
 def test_groupdro_net_upweights_the_high_loss_group():
     """One step of the online update: q_g is proportional to exp(eta L_g)."""
-    from skmat._torch_baselines import GroupDRONet
+    from skmat._torch import GroupDRONet
 
     net = GroupDRONet(
         torch.nn.Linear,

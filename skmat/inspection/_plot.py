@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.utils.validation import _num_samples, check_array, check_is_fitted
 
 from ..metrics import group_accuracy_report
-from ..metrics._group import _check_group_labels, _factorize_groups
+from ..utils._validation import _check_group_labels, _factorize_groups
 
 __all__ = [
     "plot_decision_boundary",
@@ -374,7 +374,7 @@ def plot_decision_boundary(
         )
 
     if group_labels is None:
-        series = _check_group_labels(y, "y")
+        series = _check_group_labels(y, name="y")
     else:
         series = _check_group_labels(group_labels)
     if len(series) != n_samples:

@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ..metrics import group_accuracy_report
-from ..metrics._group import _check_group_labels, _factorize_groups
+from ..utils._validation import _check_group_labels, _factorize_groups
 
 __all__ = ["group_report"]
 

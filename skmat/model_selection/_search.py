@@ -7,7 +7,6 @@ from sklearn import config_context
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
-from .._mat import MATClassifier
 from .._scorer import WorstGroupScorer
 from ._split import StratifiedGroupLabelKFold
 
@@ -125,6 +124,9 @@ def search_temperature(
     """
     temperatures = _check_temperatures(temperatures)
     if estimator is None:
+        # Imported here: skmat.model_selection imports without torch.
+        from .._mat import MATClassifier
+
         estimator = MATClassifier(random_state=random_state)
     key = _temperature_key(estimator)
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):

@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _num_samples, column_or_1d, indexable
 
-from .._base import _check_group_labels
+from ..utils._validation import _check_group_labels
 
 __all__ = ["StratifiedGroupLabelKFold"]
 
@@ -194,7 +194,7 @@ class StratifiedGroupLabelKFold(BaseCrossValidator):
             return
 
         y = _check_classes(y)
-        group_labels = _check_group_labels(group_labels, n_samples)
+        group_labels = _check_group_labels(group_labels, n_samples).to_numpy()
         strata = self._strata(y, group_labels)
         test_folds = self._make_test_folds(strata, y)
         indices = np.arange(n_samples)

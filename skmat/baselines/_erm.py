@@ -2,7 +2,7 @@
 
 from sklearn.base import _fit_context
 
-from ._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
+from .._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
 
 
 class ERMClassifier(_NetworkClassifier):

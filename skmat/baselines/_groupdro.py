@@ -6,11 +6,12 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
-from ._torch_baselines import GroupDRONet
+from .. import _torch
+from .._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
+from .._xrm import _XRMSourceMixin
 
 
-class GroupDROClassifier(_NetworkClassifier):
+class GroupDROClassifier(_XRMSourceMixin, _NetworkClassifier):
     r"""Online GroupDRO: minimize a running worst-group loss.
 
     Each training step computes the mean cross-entropy ``L_g`` of every group
@@ -145,7 +146,7 @@ class GroupDROClassifier(_NetworkClassifier):
 
     __metadata_request__fit = {"group_labels": True}
 
-    _net_class = GroupDRONet
+    _net_class = _torch.GroupDRONet
 
     def __init__(
         self,
@@ -265,12 +266,7 @@ class GroupDROClassifier(_NetworkClassifier):
     def _extra_net_params(self):
         return {"n_groups": len(self.groups_), "eta": float(self.eta)}
 
-    def _inferred_valid_groups(self, X_valid, y_valid):
-        if self.xrm_ is None:
-            return None
-        return self.xrm_.infer_group_labels(X_valid, self.classes_[y_valid])
-
     def _fit_network(self, *args, **kwargs):
         super()._fit_network(*args, **kwargs)
-        self.group_weights_ = self.net_.q_.detach().cpu().numpy().astype(np.float64)
+        self.group_weights_ = _torch.group_weights(self.net_)
         return self

@@ -1,0 +1,151 @@
+"""Building, fitting, exporting and reading skorch nets; MAT's shift."""
+
+import io
+import warnings
+
+import numpy as np
+import torch
+from skorch.history import History
+from torch import nn
+from torch.nn import functional as F
+
+from ._data import BatchIterator
+from ._modules import optimizer_kwargs, resolve_optimizer
+from ._nets import _EPS, XRMNet
+
+
+def build_net(
+    net_class,
+    make_module,
+    *,
+    optimizer,
+    lr,
+    momentum,
+    weight_decay,
+    batch_size,
+    max_epochs,
+    device,
+    callbacks=(),
+    **kwargs,
+):
+    """Build an initialised skorch net with the fast batch iterator."""
+    optimizer = resolve_optimizer(optimizer)
+    opt_kwargs = {
+        f"optimizer__{k}": v
+        for k, v in optimizer_kwargs(optimizer, momentum, weight_decay).items()
+    }
+    net = net_class(
+        module=make_module,
+        criterion=nn.CrossEntropyLoss,
+        optimizer=optimizer,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=-1 if batch_size is None else batch_size,
+        iterator_train=BatchIterator,
+        iterator_train__shuffle=True,
+        iterator_valid=BatchIterator,
+        train_split=None,
+        callbacks=list(callbacks),
+        device=device,
+        verbose=0,
+        **opt_kwargs,
+        **kwargs,
+    )
+    return net
+
+
+def fit_net(net, X, y, *, seed):
+    """Initialise and fit ``net`` under its own torch random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net.initialize()
+        if isinstance(net, XRMNet):
+            net.start_labels(y)
+        net.partial_fit(X, y)
+    return net
+
+
+def export_net(net):
+    """Plain-data state of a fitted net: weights as bytes, history as lists.
+
+    Holds no torch object, so that pickle and ``skops.io`` can store it and a
+    model trained on a GPU loads on a machine without one.
+    """
+    buffer = io.BytesIO()
+    state = {k: v.detach().to("cpu") for k, v in net.module_.state_dict().items()}
+    torch.save(state, buffer)
+    return {"module_state": buffer.getvalue(), "history": _plain(list(net.history))}
+
+
+def import_net(net, exported):
+    """Initialise ``net`` and load what :func:`export_net` gave."""
+    device = net.device
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        warnings.warn(
+            f"This model was trained with device={device!r}; CUDA is not "
+            "available here, so it is loaded on the CPU.",
+            UserWarning,
+            stacklevel=4,
+        )
+        net.set_params(device="cpu")
+    net.initialize()
+    state = torch.load(
+        io.BytesIO(exported["module_state"]), map_location=net.device,
+        weights_only=True,
+    )
+    net.module_.load_state_dict(state)
+    net.history_ = History(exported["history"])
+    return net
+
+
+def _plain(value):
+    """Turn numpy and torch scalars inside nested lists and dicts into Python."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.generic, torch.Tensor)):
+        return value.item()
+    return value
+
+
+def predict_logits(net, X, batch_size=4096):
+    """Logits of ``net`` on the float32 tensor ``X`` as a numpy array."""
+    module = net.module_
+    was_training = module.training
+    module.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(X), batch_size):
+            xb = X[start:start + batch_size].to(net.device)
+            out.append(module(xb).detach().to("cpu"))
+    module.train(was_training)
+    if not out:
+        return np.empty((0, 0), dtype=np.float32)
+    dim = 1 if out[0].dim() == 3 else 0
+    return torch.cat(out, dim=dim).numpy()
+
+
+def mat_shift(heldout_logits, y, temperature, n_classes):
+    """Compute the MAT shift ``log sum_yhat p(yhat|x) p(y|yhat)`` per example.
+
+    ``p(y, yhat)`` is estimated over all rows given (the paper's formula).
+    Returns a float32 array of shape ``(n_samples, n_classes)``.
+    """
+    logits = torch.as_tensor(np.asarray(heldout_logits, dtype=np.float64))
+    p_hat = torch.softmax(logits / temperature, dim=1)  # p(yhat | x_i)
+    onehot = F.one_hot(torch.as_tensor(y, dtype=torch.long), n_classes).double()
+    joint = onehot.T @ p_hat / len(p_hat)  # p(y, yhat), rows y
+    conditional = joint / joint.sum(dim=0, keepdim=True).clamp_min(_EPS)  # p(y|yhat)
+    shift = torch.log(p_hat @ conditional.T + _EPS)
+    return shift.float().numpy()
+
+
+def dynamic_labels(net):
+    """XRM's dynamic (flipped) labels as a numpy array."""
+    return net.labels_.cpu().numpy()
+
+
+def group_weights(net):
+    """GroupDRO's group weights ``q`` as a float64 numpy array."""
+    return net.q_.detach().cpu().numpy().astype(np.float64)

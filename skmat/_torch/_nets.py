@@ -1,0 +1,161 @@
+"""The skorch nets: MAT's shifted loss, XRM's twins, online GroupDRO."""
+
+from collections.abc import Mapping
+
+import torch
+from skorch import NeuralNet
+from skorch.dataset import unpack_data
+from torch.nn import functional as F
+
+from ..exceptions import DivergedError
+
+_EPS = 1e-8
+
+
+class _ArrayNet(NeuralNet):
+    """A skorch net whose X may be a dict holding per-sample extras.
+
+    Only ``X["X"]`` is fed to the module; the other entries (shift, sample
+    index, twin assignment) travel with the batch for the loss.
+    """
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, Mapping):
+            x = x["X"]
+        return super().infer(x, **fit_params)
+
+    def check_training_loss(self, loss):
+        if not torch.isfinite(loss):
+            raise DivergedError(
+                "The training loss became non-finite (NaN or inf). Lower `lr`, "
+                "standardise the features (e.g. StandardScaler in a Pipeline) "
+                "or use a smaller `temperature`."
+            )
+
+
+class MATNet(_ArrayNet):
+    """A net trained with the MAT logit shift added in the loss only.
+
+    Optional per-row entries of X: ``"shift"`` (added to the logits) and
+    ``"weight"`` (a weighted mean of the cross-entropy), both in training only.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        extras = X if training and isinstance(X, Mapping) else {}
+        if "shift" in extras:
+            y_pred = y_pred + extras["shift"].to(y_pred.device)
+        y_true = y_true.to(y_pred.device)
+        if "weight" in extras:
+            weight = extras["weight"].to(y_pred.device, y_pred.dtype)
+            ce = F.cross_entropy(y_pred, y_true, reduction="none")
+            loss = (ce * weight).sum() / weight.sum().clamp_min(_EPS)
+        else:
+            loss = F.cross_entropy(y_pred, y_true)
+        if training:
+            self.check_training_loss(loss)
+        return loss
+
+
+def class_balanced_cross_entropy(logits, labels, mask, n_classes):
+    """Sum over classes of the mean cross-entropy within each class.
+
+    Only the rows where ``mask`` is true count.
+    """
+    ce = F.cross_entropy(logits, labels, reduction="none")
+    maskf = mask.to(ce.dtype)
+    counts = torch.zeros(n_classes, dtype=ce.dtype, device=ce.device)
+    counts.index_add_(0, labels, maskf)
+    weights = maskf / counts.clamp_min(1.0)[labels]
+    return (ce * weights).sum()
+
+
+class XRMNet(_ArrayNet):
+    """Twin networks trained on their own halves with held-out label flipping.
+
+    ``X`` is a dict with ``"X"``, ``"index"`` (row in the training set) and
+    ``"twin"`` (0 or 1, the twin that trains on the row). The dynamic labels
+    live in ``labels_`` and start as the true labels.
+    """
+
+    def __init__(self, *args, n_classes=2, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.n_classes = n_classes
+
+    def start_labels(self, y):
+        self.true_labels_ = y.clone()
+        self.labels_ = y.clone()
+
+    def flip_rate(self):
+        return float((self.labels_ != self.true_labels_).float().mean())
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, _ = unpack_data(batch)
+        index = Xi["index"]
+        twin = Xi["twin"].to(self.device)
+        logits = self.infer(Xi, **fit_params)  # (2, B, K)
+        labels = self.labels_[index].to(logits.device)
+        loss = sum(
+            class_balanced_cross_entropy(logits[t], labels, twin == t, self.n_classes)
+            for t in (0, 1)
+        )
+        self.check_training_loss(loss)
+        loss.backward()
+        with torch.no_grad():
+            rows = torch.arange(len(index), device=logits.device)
+            heldout = logits[1 - twin, rows].softmax(dim=1)
+            p_max, guess = heldout.max(dim=1)
+            k = self.n_classes
+            p_flip = (p_max - 1.0 / k) * k / (k - 1)
+            flip = (torch.rand(len(index)).to(logits.device) < p_flip).cpu()
+            self.labels_[index[flip]] = guess.cpu()[flip]
+        return {"loss": loss, "y_pred": logits}
+
+
+class GroupDRONet(MATNet):
+    """A net trained with the online GroupDRO loss of Sagawa et al. (2020).
+
+    X is a dict holding ``"X"`` and ``"group"`` (an int group id in
+    ``[0, n_groups)`` per row). At each training step, with ``L_g`` the mean
+    cross-entropy of the batch rows of group ``g`` (0 for groups absent from
+    the batch):
+
+    * ``q_g <- q_g * exp(eta * L_g)``, then ``q <- q / sum(q)``;
+    * ``loss = sum_g q_g L_g``.
+
+    ``q_`` starts uniform at :meth:`initialize` and is not differentiated
+    through. Outside training (or without ``"group"``) the loss is MATNet's.
+    """
+
+    def __init__(self, *args, n_groups=1, eta=0.01, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.n_groups = n_groups
+        self.eta = eta
+
+    def initialize(self):
+        self.q_ = torch.full((self.n_groups,), 1.0 / self.n_groups)
+        return super().initialize()
+
+    def group_losses(self, y_pred, y_true, group):
+        """Mean cross-entropy per group over the batch, and the group counts."""
+        ce = F.cross_entropy(y_pred, y_true, reduction="none")
+        sums = torch.zeros(self.n_groups, dtype=ce.dtype, device=ce.device)
+        sums = sums.index_add(0, group, ce)
+        counts = torch.zeros(self.n_groups, dtype=ce.dtype, device=ce.device)
+        counts = counts.index_add(0, group, torch.ones_like(ce))
+        return sums / counts.clamp_min(1.0), counts
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if not (training and isinstance(X, Mapping) and "group" in X):
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        y_true = y_true.to(y_pred.device)
+        group = X["group"].to(y_pred.device, torch.long)
+        losses, _ = self.group_losses(y_pred, y_true, group)
+        with torch.no_grad():
+            # q * exp(eta * L), normalised; in log space so it cannot overflow.
+            log_q = torch.log(self.q_.to(losses.device, losses.dtype).clamp_min(1e-30))
+            q = torch.softmax(log_q + self.eta * losses.detach(), dim=0)
+            self.q_ = q
+        loss = (q * losses).sum()
+        self.check_training_loss(loss)
+        return loss
