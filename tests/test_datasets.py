@@ -284,6 +284,121 @@ def test_digits_positional_args_rejected():
         make_colored_digits(0.9)
 
 
+def test_digits_params_validated_by_sklearn():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="make_colored_digits") as exc:
+        make_colored_digits(majority_fraction=1.5)
+    assert isinstance(exc.value, ValueError)
+    assert "(0, 1]" in str(exc.value) or "(0.0, 1.0]" in str(exc.value)
+    with pytest.raises(InvalidParameterError, match="grayscale"):
+        make_colored_digits(grayscale="no")
+    with pytest.raises(InvalidParameterError, match="random_state"):
+        make_colored_digits(random_state="seed")
+
+
+@pytest.fixture(scope="module")
+def digits3():
+    return make_colored_digits(n_classes=3, random_state=0)
+
+
+def test_digits_multiclass_shapes(digits3):
+    d = digits3
+    n_total = 0
+    for split in SPLITS:
+        X, y, g = d[f"X_{split}"], d[f"y_{split}"], d[f"group_labels_{split}"]
+        assert X.shape[1] == 64 * 4
+        assert y.shape == g.shape == (X.shape[0],)
+        assert set(np.unique(y)) == {0, 1, 2}
+        assert g.min() >= 0 and g.max() <= 8
+        # {0, 1, 2, 3} -> 0, {4, 5, 6} -> 1, {7, 8, 9} -> 2
+        expected = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])[d[f"digits_{split}"]]
+        np.testing.assert_array_equal(y, expected)
+        n_total += X.shape[0]
+    assert n_total == 1797
+    assert d.colour_names == ["red", "green", "blue"]
+    assert d.feature_names[64] == "red_0"
+    assert d.feature_names[128] == "green_0"
+    assert d.feature_names[192] == "blue_0"
+    assert len(d.feature_names) == 256
+    assert d.group_names == {
+        3 * c + k: f"y={c}, a={k}" for c in range(3) for k in range(3)
+    }
+    assert d.minority_groups == [1, 2, 3, 5, 6, 7]
+    shares = [np.bincount(d[f"y_{s}"]) / len(d[f"y_{s}"]) for s in SPLITS]
+    assert np.ptp(shares, axis=0).max() < 0.01  # stratified on y
+
+
+def test_digits_multiclass_colours(digits3):
+    d = digits3
+    for split, frac in (("train", 0.95), ("valid", 0.5), ("test", 0.5)):
+        X, y, g = d[f"X_{split}"], d[f"y_{split}"], d[f"group_labels_{split}"]
+        a = g % 3
+        np.testing.assert_array_equal(g // 3, y)
+        assert int(np.sum(a == y)) == round(frac * len(y))
+        assert np.isin(g[a != y], d.minority_groups).all()
+        gray = X[:, :64]
+        for k in range(3):
+            channel = X[:, 64 * (k + 1) : 64 * (k + 2)]
+            assert np.all(channel[a != k] == 0)
+            np.testing.assert_array_equal(channel[a == k], gray[a == k])
+
+
+def test_digits_multiclass_minority_colours_uniform():
+    # On the minority, the colour is another class's, uniformly at random.
+    d = make_colored_digits(
+        n_classes=3, majority_fraction=0.1, eval_majority_fraction=0.1, random_state=0
+    )
+    g = np.concatenate([d[f"group_labels_{s}"] for s in SPLITS])
+    counts = np.bincount(g, minlength=9).reshape(3, 3)
+    for c in range(3):
+        others = np.delete(counts[c], c)
+        assert abs(others[0] - others[1]) < 0.25 * others.sum()
+    # The minority share matches the fraction in every split.
+    for split in SPLITS:
+        y, g = d[f"y_{split}"], d[f"group_labels_{split}"]
+        assert int(np.sum(g % 3 == y)) == round(0.1 * len(y))
+
+
+@pytest.mark.parametrize("n_classes", [3, 4, 7, 10])
+def test_digits_multiclass_sizes(n_classes):
+    d = make_colored_digits(n_classes=n_classes, grayscale=False, random_state=1)
+    assert d.X_train.shape[1] == 64 * n_classes
+    assert len(d.feature_names) == 64 * n_classes
+    assert len(d.group_names) == n_classes**2
+    assert len(d.minority_groups) == n_classes * (n_classes - 1)
+    assert set(np.unique(d.y_train)) == set(range(n_classes))
+    if n_classes == 10:
+        np.testing.assert_array_equal(d.y_train, d.digits_train)
+    # Contiguous blocks of digits of nearly equal sizes, larger ones first.
+    blocks = [np.unique(d.digits_train[d.y_train == c]) for c in range(n_classes)]
+    np.testing.assert_array_equal(np.concatenate(blocks), np.arange(10))
+    sizes = [len(b) for b in blocks]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] - sizes[-1] <= 1
+
+
+def test_digits_multiclass_reproducible():
+    a = make_colored_digits(n_classes=4, random_state=5)
+    b = make_colored_digits(n_classes=4, random_state=5)
+    c = make_colored_digits(n_classes=4, random_state=6)
+    _assert_bunches_equal(a, b)
+    assert not np.array_equal(a.group_labels_train, c.group_labels_train)
+
+
+def test_digits_default_is_binary():
+    a = make_colored_digits(random_state=2)
+    b = make_colored_digits(n_classes=2, random_state=2)
+    _assert_bunches_equal(a, b)
+    assert a.colour_names == ["red", "green"]
+
+
+@pytest.mark.parametrize("value", [1, 0, 11, -3, 2.0, 3.5, "3", None])
+def test_digits_bad_n_classes(value):
+    with pytest.raises(ValueError, match="'n_classes' parameter") as excinfo:
+        make_colored_digits(n_classes=value)
+    assert "int in the range [2, 10]" in str(excinfo.value)
+
+
 # --------------------------------------------------------------------------
 # fetch_adult
 

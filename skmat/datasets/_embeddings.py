@@ -3,10 +3,12 @@
 # Authors: The skmat developers
 # License: BSD 3 clause
 
+import os
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import validate_params
 
 __all__ = ["load_embeddings"]
 
@@ -172,6 +174,10 @@ def _resolve(path, name):
     return path
 
 
+@validate_params(
+    {"path": [str, os.PathLike], "name": [str, None]},
+    prefer_skip_nested_validation=True,
+)
 def load_embeddings(path, *, name=None):
     """Load precomputed embeddings of a subpopulation-shift benchmark.
 

@@ -3,10 +3,11 @@
 # Authors: The skmat developers
 # License: BSD 3 clause
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
 
 __all__ = ["make_spurious_memorization"]
 
@@ -15,47 +16,6 @@ _GROUP_NAMES = {0: "y=0, a=0", 1: "y=0, a=1", 2: "y=1, a=0", 3: "y=1, a=1"}
 
 #: Groups where the spurious attribute disagrees with the label.
 _MINORITY_GROUPS = [1, 2]
-
-
-def _check_int(value, name, *, min_value):
-    """Return ``value`` as an int, or raise a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(
-            f"The '{name}' parameter must be an int >= {min_value}, "
-            f"got {value!r} of type {type(value).__name__}."
-        )
-    if value < min_value:
-        raise ValueError(
-            f"The '{name}' parameter must be an int >= {min_value}, got {value!r}."
-        )
-    return int(value)
-
-
-def _check_real(value, name, *, low, high=None, closed="both"):
-    """Return ``value`` as a float, or raise a ValueError naming ``name``.
-
-    ``closed`` is one of ``"both"``, ``"left"``, ``"right"`` or ``"neither"`` and
-    says which ends of ``[low, high]`` are allowed; ``high=None`` means no upper
-    bound.
-    """
-    left = "[" if closed in ("both", "left") else "("
-    right = "]" if closed in ("both", "right") and high is not None else ")"
-    interval = f"{left}{low}, {'inf' if high is None else high}{right}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(
-            f"The '{name}' parameter must be a float in {interval}, "
-            f"got {value!r} of type {type(value).__name__}."
-        )
-    value = float(value)
-    ok = np.isfinite(value)
-    ok = ok and (value >= low if left == "[" else value > low)
-    if high is not None:
-        ok = ok and (value <= high if right == "]" else value < high)
-    if not ok:
-        raise ValueError(
-            f"The '{name}' parameter must be a float in {interval}, got {value!r}."
-        )
-    return value
 
 
 def _assign_attribute(y, n_minority, rng):
@@ -136,6 +96,23 @@ data perfectly yet classifies most of the minority by the spurious feature.
 """
 
 
+#: Constraint shared by ``majority_fraction`` and ``eval_majority_fraction``.
+_FRACTION = Interval(Real, 0, 1, closed="right")
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 4, None, closed="left")],
+        "n_features": [Interval(Integral, 2, None, closed="left")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "spurious_scale": [Interval(Real, 0, None, closed="neither")],
+        "core_noise": [Interval(Real, 0, None, closed="left")],
+        "majority_fraction": [_FRACTION],
+        "eval_majority_fraction": [_FRACTION],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_spurious_memorization(
     n_samples=1000,
     *,
@@ -241,23 +218,6 @@ ndarray of shape (n_samples,)
     ...     (data.group_labels_train == 2).sum())
     10
     """
-    n_samples = _check_int(n_samples, "n_samples", min_value=4)
-    n_features = _check_int(n_features, "n_features", min_value=2)
-    noise = _check_real(noise, "noise", low=0.0)
-    spurious_scale = _check_real(
-        spurious_scale, "spurious_scale", low=0.0, closed="right"
-    )
-    core_noise = _check_real(core_noise, "core_noise", low=0.0)
-    majority_fraction = _check_real(
-        majority_fraction, "majority_fraction", low=0.0, high=1.0, closed="right"
-    )
-    eval_majority_fraction = _check_real(
-        eval_majority_fraction,
-        "eval_majority_fraction",
-        low=0.0,
-        high=1.0,
-        closed="right",
-    )
     rng = check_random_state(random_state)
 
     result = Bunch()
