@@ -7,6 +7,10 @@ import numpy as np
 from sklearn import get_config
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import (
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.metadata_routing import UNCHANGED, UNUSED, MetadataRequest
 
 from skmat.metrics import worst_class_accuracy, worst_group_accuracy
@@ -72,6 +76,10 @@ class WorstGroupScorer:
         estimator's inferred groups, then worst-class accuracy; ``"class"``
         goes straight to worst-class accuracy; ``"raise"`` raises a
         ``ValueError``.
+        Like an estimator's parameters, it is stored as given and validated
+        at each call (an invalid value raises
+        :class:`~sklearn.utils._param_validation.InvalidParameterError`, a
+        ``ValueError``).
 
     Attributes
     ----------
@@ -125,6 +133,8 @@ class WorstGroupScorer:
     'group_labels'
     """
 
+    _parameter_constraints = {"fallback": [StrOptions(set(_FALLBACKS))]}
+
     def __init__(self, fallback="inferred"):
         self.fallback = fallback
         self.last_source_ = None
@@ -159,10 +169,13 @@ class WorstGroupScorer:
         score : float
             Worst-group accuracy, in ``[0, 1]``; greater is better.
         """
-        if self.fallback not in _FALLBACKS:
-            raise ValueError(
-                f"fallback must be one of {_FALLBACKS}; got {self.fallback!r}."
-            )
+        # Like an estimator's fit: parameters are stored unchanged by
+        # __init__ and validated against _parameter_constraints when used.
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {"fallback": self.fallback},
+            caller_name=type(self).__name__,
+        )
         if group_labels is not None:
             score = worst_group_accuracy(
                 y, estimator.predict(X), group_labels=group_labels

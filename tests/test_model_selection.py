@@ -369,13 +369,13 @@ def test_heldout_logits_are_finite_for_zero_probabilities():
 
 def test_heldout_logits_errors():
     X, y = make_classification(n_samples=60, random_state=0)
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(ValueError, match="'method' parameter of cross_val_heldout"):
         cross_val_heldout_logits(lr(), X, y, method="predict")
     with pytest.raises(ValueError, match="has no method 'predict_proba'"):
         cross_val_heldout_logits(LinearSVC(), X, y, method="predict_proba")
     with pytest.raises(ValueError, match="binary or multiclass"):
         cross_val_heldout_logits(lr(), X, np.linspace(0, 1, 60))
-    with pytest.raises(ValueError, match="at least 2 folds"):
+    with pytest.raises(ValueError, match="'cv' parameter of cross_val_heldout_logits"):
         cross_val_heldout_logits(lr(), X, y, cv=1)
     with pytest.raises(ValueError, match="at least 2 classes"):
         cross_val_heldout_logits(lr(), X, np.zeros(60, dtype=int))
@@ -501,5 +501,5 @@ def test_search_temperature_errors(spurious):
             search_temperature(X, y, temperatures=bad, estimator=tiny_mat())
     with pytest.raises(ValueError, match="has none"):
         search_temperature(X, y, estimator=lr())
-    with pytest.raises(ValueError, match="at least 2"):
+    with pytest.raises(ValueError, match="'cv' parameter of search_temperature"):
         search_temperature(X, y, estimator=tiny_mat(), cv=1)

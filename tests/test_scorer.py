@@ -17,6 +17,7 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
 from skmat._scorer import WorstGroupScorer
@@ -364,8 +365,16 @@ def test_fallback_order_and_last_source(data):
 def test_invalid_fallback(data):
     X, y, _ = data
     clf = lr().fit(X, y)
-    with pytest.raises(ValueError, match="fallback must be one of"):
-        WorstGroupScorer(fallback="groups")(clf, X, y)
+    # Validated at each call, as estimators validate their parameters at fit.
+    scorer = WorstGroupScorer(fallback="groups")  # stored as given
+    assert scorer.fallback == "groups"
+    match = "The 'fallback' parameter of WorstGroupScorer must be a str among"
+    for bad in ("groups", None, 1):
+        with pytest.raises(InvalidParameterError, match=match):
+            WorstGroupScorer(fallback=bad)(clf, X, y)
+    with pytest.raises(ValueError, match=match):  # InvalidParameterError is one
+        WorstGroupScorer(fallback="groups")(clf, X, y, group_labels=y)
+    assert set(WorstGroupScorer._parameter_constraints) == {"fallback"}
 
 
 def test_warning_routing_off_once_per_instance(data):

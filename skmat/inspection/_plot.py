@@ -7,9 +7,15 @@ imported inside each function, so ``skmat`` imports without it.
 # Authors: The skmat developers
 # License: BSD 3 clause
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 from sklearn.utils.validation import _num_samples, check_array, check_is_fitted
 
 from ..metrics import group_accuracy_report
@@ -174,6 +180,17 @@ def plot_group_accuracy(
     return ax
 
 
+@validate_params(
+    {
+        "scores": ["array-like"],
+        "group_labels": ["array-like"],
+        "group_names": "no_validation",
+        "ax": "no_validation",
+        "bins": [Interval(Integral, 1, None, closed="left"), str, "array-like"],
+        "kind": [StrOptions({"hist", "box"})],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_memorization(
     scores, *, group_labels, group_names=None, ax=None, bins=20, kind="hist"
 ):
@@ -218,8 +235,6 @@ def plot_memorization(
     >>> [text.get_text() for text in ax.get_legend().get_texts()]
     ['majority (n=3, mean 0.05)', 'minority (n=2, mean 0.85)']
     """
-    if kind not in ("hist", "box"):
-        raise ValueError(f"kind must be 'hist' or 'box'; got {kind!r}.")
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 1:
         raise ValueError(f"scores must be 1d; got shape {scores.shape}.")
@@ -267,6 +282,21 @@ def plot_memorization(
     return ax
 
 
+@validate_params(
+    {
+        "estimator": [HasMethods(["predict"])],
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "group_labels": ["array-like", None],
+        "features": "no_validation",
+        "feature_names": "no_validation",
+        "group_names": "no_validation",
+        "fill_value": [Real, StrOptions({"mean"})],
+        "grid_resolution": [Interval(Integral, 2, None, closed="left")],
+        "ax": "no_validation",
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_decision_boundary(
     estimator,
     X,
@@ -360,19 +390,10 @@ def plot_decision_boundary(
             f"feature_names has {len(feature_names)} names for {n_features} features."
         )
     idx = [_feature_index(f, columns, n_features) for f in _two(features)]
-    if isinstance(fill_value, str):
-        if fill_value != "mean":
-            raise ValueError(
-                f"fill_value must be a number or 'mean'; got {fill_value!r}."
-            )
+    if isinstance(fill_value, str):  # "mean", the one string allowed
         fill = X_array.mean(axis=0)
     else:
         fill = np.full(n_features, float(fill_value))
-    if not isinstance(grid_resolution, Integral) or grid_resolution < 2:
-        raise ValueError(
-            f"grid_resolution must be an int >= 2; got {grid_resolution!r}."
-        )
-
     if group_labels is None:
         series = _check_group_labels(y, name="y")
     else:

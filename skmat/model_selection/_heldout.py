@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.utils._param_validation import HasMethods, StrOptions, validate_params
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d
 
@@ -14,6 +15,19 @@ _METHODS = ("auto", "predict_log_proba", "decision_function", "predict_proba")
 _LOG_TINY = float(np.log(np.finfo(np.float64).tiny))
 
 
+@validate_params(
+    {
+        "estimator": [HasMethods(["fit"])],
+        "X": ["array-like", "sparse matrix"],
+        "y": ["array-like"],
+        "cv": ["cv_object"],
+        "method": [StrOptions(set(_METHODS))],
+        "n_jobs": [numbers.Integral, None],
+        "random_state": ["random_state"],
+        "params": [dict, None],
+    },
+    prefer_skip_nested_validation=False,
+)
 def cross_val_heldout_logits(
     estimator,
     X,
@@ -112,8 +126,6 @@ def cross_val_heldout_logits(
     >>> clf.fit(X, y, heldout_logits=logits).xrm_ is None
     True
     """
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}; got {method!r}.")
     y_arr = np.asarray(y)
     kind = type_of_target(y_arr)
     if kind not in ("binary", "multiclass"):
@@ -127,8 +139,6 @@ def cross_val_heldout_logits(
             f"Held-out logits need at least 2 classes in y; got {len(classes)}."
         )
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
-        if cv < 2:
-            raise ValueError(f"cv must be at least 2 folds; got cv={cv}.")
         cv = StratifiedKFold(int(cv), shuffle=True, random_state=random_state)
 
     if method == "auto":

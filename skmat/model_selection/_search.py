@@ -6,6 +6,7 @@ import numpy as np
 from sklearn import config_context
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import HasMethods, validate_params
 
 from .._scorer import WorstGroupScorer
 from ._split import StratifiedGroupLabelKFold
@@ -13,6 +14,21 @@ from ._split import StratifiedGroupLabelKFold
 __all__ = ["search_temperature"]
 
 
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "y": ["array-like"],
+        "group_labels": ["array-like", None],
+        # A sequence of positive floats: checked by _check_temperatures.
+        "temperatures": "no_validation",
+        "estimator": [HasMethods(["fit", "get_params"]), None],
+        "cv": ["cv_object"],
+        "scoring": [str, callable, list, tuple, dict, None],
+        "n_jobs": [numbers.Integral, None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=False,
+)
 def search_temperature(
     X,
     y,
