@@ -121,7 +121,6 @@ def _load_adult(seed, n_samples, data_home):
     from sklearn.preprocessing import StandardScaler
 
     from .datasets import fetch_adult
-    from .datasets._adult import _NUMERIC
 
     try:
         train = fetch_adult(
@@ -143,7 +142,7 @@ def _load_adult(seed, n_samples, data_home):
     fit_rows, valid_rows = train_test_split(
         rows, test_size=0.2, stratify=train.group_labels[rows], random_state=seed
     )
-    numeric = [train.feature_names.index(name) for name in _NUMERIC]
+    numeric = [train.feature_names.index(name) for name in train.numeric_features]
     scaler = StandardScaler().fit(train.data[fit_rows][:, numeric])
 
     def prepare(X):
@@ -407,8 +406,9 @@ def main(argv=None):
         0 on success, 1 if no requested dataset could be loaded.
     """
     import pandas as pd
-    import torch
     from tqdm.auto import tqdm
+
+    from . import _torch
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -429,8 +429,7 @@ def main(argv=None):
     selections = list(dict.fromkeys(args.selection))
     total = len(datasets) * args.seeds * len(methods) * len(selections)
 
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
+    previous_threads = _torch.set_num_threads(args.threads)
     rows, skipped = [], []
     start = time.perf_counter()
     try:
@@ -460,7 +459,7 @@ def main(argv=None):
                             rows.append(result)
                             bar.update()
     finally:
-        torch.set_num_threads(previous_threads)
+        _torch.set_num_threads(previous_threads)
     elapsed = time.perf_counter() - start
 
     if not rows:

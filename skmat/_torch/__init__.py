@@ -33,6 +33,7 @@ from ._engine import (
     import_net,
     mat_shift,
     predict_logits,
+    set_num_threads,
 )
 from ._modules import (
     LinearModule,
@@ -75,6 +76,7 @@ __all__ = [
     "predict_logits",
     "resolve_module",
     "resolve_optimizer",
+    "set_num_threads",
     "training_data",
     "xrm_training_data",
 ]

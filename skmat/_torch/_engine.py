@@ -149,3 +149,10 @@ def dynamic_labels(net):
 def group_weights(net):
     """GroupDRO's group weights ``q`` as a float64 numpy array."""
     return net.q_.detach().cpu().numpy().astype(np.float64)
+
+
+def set_num_threads(n_threads):
+    """Set torch's intra-op thread count; return the previous one."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(n_threads))
+    return previous
