@@ -318,16 +318,20 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         history = self.net_.history
         self.n_epochs_ = len(history)
         if X_valid is not None:
-            scores = np.asarray(history[:, "valid_wga"])
-            self.best_epoch_ = int(np.argmax(scores)) + 1
-            self.validation_score_ = float(scores.max())
+            self.validation_score_ = np.asarray(
+                history[:, "valid_wga"], dtype=np.float64
+            )
+            self.best_epoch_ = int(np.argmax(self.validation_score_)) + 1
+            self.best_validation_score_ = float(self.validation_score_.max())
         else:
             self.best_epoch_ = self.n_epochs_
-            self.validation_score_ = None
+            self.validation_score_ = np.empty(0, dtype=np.float64)
+            self.best_validation_score_ = None
         if self.verbose:
             print(
                 f"{type(self).__name__}: {self.n_epochs_} epochs, best epoch "
-                f"{self.best_epoch_}, validation score {self.validation_score_} "
+                f"{self.best_epoch_}, validation score "
+                f"{self.best_validation_score_} "
                 f"({self.validation_groups_source_})"
             )
         return self

@@ -9,8 +9,10 @@ from sklearn.utils.validation import check_is_fitted
 from . import _torch
 from ._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
 from ._xrm import _XRMSourceMixin
+from .utils._docstring import _fill_network_params
 
 
+@_fill_network_params
 class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     r"""Memorization-Aware Training: a classifier robust to spurious correlations.
 
@@ -60,43 +62,9 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         over ``temperature`` fits XRM once per fold instead of once per
         candidate and fold. Hits need an integer ``random_state`` (the XRM
         seed and the validation split derive from it).
-    module : {"linear", "mlp"} or torch.nn.Module subclass, default="linear"
-        The network. A class is instantiated with ``n_features`` and
-        ``n_classes`` when its ``__init__`` takes them, plus
-        ``module_params``.
-    module_params : dict, default=None
-        Keyword arguments of the module, e.g. ``{"hidden_layer_sizes":
-        (128,)}`` for ``"mlp"`` or ``{"bias": False}`` for ``"linear"``.
-    optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
-        Optimizer.
-    lr : float, default=0.01
-        Learning rate.
-    momentum : float, default=0.9
-        Momentum, for optimizers that take it.
-    weight_decay : float, default=0.0
-        Weight decay (L2 penalty).
-    batch_size : int or None, default=256
-        Rows per step; ``None`` trains on the full batch.
-    max_epochs : int, default=100
-        Maximum number of passes over the training rows.
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the data, stop after
-        ``n_iter_no_change`` epochs without a better worst-group validation
-        accuracy and keep the best epoch. ``False`` trains ``max_epochs``
-        epochs on all rows and keeps the last one.
-    validation_fraction : float, default=0.2
-        Share of the rows held out for early stopping, stratified on the
-        class (and on ``group_labels`` when given).
-    n_iter_no_change : int, default=20
-        Patience of early stopping, in epochs.
-    device : str or torch.device, default="cpu"
-        Where to train, e.g. ``"cuda"``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the validation split, XRM, the weights and the batches. The
-        same value gives the same model.
-    verbose : int, default=0
-        Show progress bars over epochs (tqdm) for XRM and the network, and
-        print a summary line when fitting ends.
+    %(network_params)s
+    %(early_stopping_params)s
+    %(runtime_params)s
 
     Attributes
     ----------
@@ -112,12 +80,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         The fitted clone of ``xrm``; None when ``heldout_logits`` were given.
     shift_ : ndarray of shape (n_train, n_classes)
         The logit shift of the training rows (those not held out).
-    n_epochs_ : int
-        Epochs run.
-    best_epoch_ : int
-        Epoch whose weights were kept.
-    validation_score_ : float or None
-        Worst-group validation accuracy of the kept epoch.
+    %(early_stopping_attributes)s
     validation_groups_source_ : {"group_labels", "inferred", "class"} or None
         Which groups the validation score used.
 

@@ -11,8 +11,10 @@ from sklearn.utils.validation import check_is_fitted, check_memory
 from . import _torch
 from ._base import _NETWORK_CONSTRAINTS, _NeuralClassifierMixin
 from .exceptions import DegenerateEnvironmentWarning
+from .utils._docstring import _fill_network_params
 
 
+@_fill_network_params
 class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
     """Discover environments with Cross-Risk Minimization (XRM).
 
@@ -28,41 +30,14 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    module : {"linear", "mlp"} or torch.nn.Module subclass, default="linear"
-        The network of each twin. A class is instantiated with
-        ``n_features`` and ``n_classes`` when its ``__init__`` takes them,
-        plus ``module_params``.
-    module_params : dict, default=None
-        Keyword arguments of the module, e.g. ``{"hidden_layer_sizes":
-        (128,)}`` for ``"mlp"`` or ``{"bias": False}`` for ``"linear"``.
-    optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
-        Optimizer of the twins. Gradient descent's implicit bias matters
-        here: with Adam the echo chamber can run away on high-dimensional
-        data (a flip rate near 0.5).
-    lr : float, default=0.01
-        Learning rate.
-    momentum : float, default=0.9
-        Momentum, for optimizers that take it.
-    weight_decay : float, default=0.0
-        Weight decay (L2 penalty).
-    batch_size : int or None, default=256
-        Rows per step; ``None`` trains on the full batch.
-    max_epochs : int, default=100
-        Passes over the data.
+    %(network_params)s
     selection : {"last", "flip_rate"}, default="last"
         Which epoch's twins are kept: the last one, or the one with the
         highest flip rate (XRM's model-selection signal). The default keeps
         the last: on the interpretable data the flip rate peaks within the
         first epochs, while the held-out logits are still near zero and the
         MAT shift built from them hinges on the temperature.
-    device : str or torch.device, default="cpu"
-        Where to train, e.g. ``"cuda"``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the twin assignment, the weights, the batches and the label
-        flips. The same value gives the same model.
-    verbose : int, default=0
-        Show a progress bar over epochs (tqdm) and print one line when
-        fitting ends.
+    %(runtime_params)s
 
     Attributes
     ----------

@@ -192,6 +192,9 @@ def test_precomputed_heldout_logits_skip_xrm(blobs):
 def test_shift_is_used_in_training_only(blobs):
     X, y = blobs
     clf = MATClassifier(**FAST, early_stopping=False, random_state=0).fit(X, y)
+    # Without a validation set there are no validation scores.
+    assert clf.validation_score_.shape == (0,)
+    assert clf.best_validation_score_ is None
     with torch.no_grad():
         logits = clf.net_.module_(torch.as_tensor(X, dtype=torch.float32)).numpy()
     np.testing.assert_allclose(clf.predict_proba(X), softmax(logits, axis=1),
@@ -227,8 +230,12 @@ def test_validation_uses_true_groups_when_given(blobs):
     g = np.arange(len(X)) % 2
     clf = MATClassifier(**FAST, random_state=0).fit(X, y, group_labels=g)
     assert clf.validation_groups_source_ == "group_labels"
-    assert 0.0 <= clf.validation_score_ <= 1.0
+    assert 0.0 <= clf.best_validation_score_ <= 1.0
     assert clf.best_epoch_ <= clf.n_epochs_
+    # One validation score per epoch, as HistGradientBoosting's.
+    assert clf.validation_score_.shape == (clf.n_epochs_,)
+    assert clf.best_validation_score_ == clf.validation_score_.max()
+    assert clf.validation_score_[clf.best_epoch_ - 1] == clf.best_validation_score_
 
 
 def test_explicit_validation_set(blobs):

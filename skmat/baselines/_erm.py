@@ -3,8 +3,10 @@
 from sklearn.base import _fit_context
 
 from .._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
+from ..utils._docstring import _fill_network_params
 
 
+@_fill_network_params
 class ERMClassifier(_NetworkClassifier):
     """Plain cross-entropy training with the networks and loop of MAT.
 
@@ -14,37 +16,9 @@ class ERMClassifier(_NetworkClassifier):
 
     Parameters
     ----------
-    module : {"linear", "mlp"} or torch.nn.Module subclass, default="linear"
-        The network; see :class:`~skmat.MATClassifier`.
-    module_params : dict, default=None
-        Keyword arguments of the module.
-    optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
-        Optimizer.
-    lr : float, default=0.01
-        Learning rate.
-    momentum : float, default=0.9
-        Momentum, for optimizers that take it.
-    weight_decay : float, default=0.0
-        Weight decay (L2 penalty).
-    batch_size : int or None, default=256
-        Rows per step; ``None`` trains on the full batch.
-    max_epochs : int, default=100
-        Maximum number of passes over the training rows.
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the rows and keep the epoch with
-        the best worst-group (with ``group_labels``) or worst-class
-        validation accuracy.
-    validation_fraction : float, default=0.2
-        Share of rows held out for early stopping.
-    n_iter_no_change : int, default=20
-        Patience of early stopping, in epochs.
-    device : str or torch.device, default="cpu"
-        Where to train.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the split, the weights and the batches.
-    verbose : int, default=0
-        Show progress bars over epochs (tqdm) for XRM and the network, and
-        print a summary line when fitting ends.
+    %(network_params)s
+    %(early_stopping_params)s
+    %(runtime_params)s
 
     Attributes
     ----------
@@ -54,12 +28,7 @@ class ERMClassifier(_NetworkClassifier):
         Number of features seen during fit.
     net_ : skorch.NeuralNet
         The fitted skorch net.
-    n_epochs_ : int
-        Epochs run.
-    best_epoch_ : int
-        Epoch whose weights were kept.
-    validation_score_ : float or None
-        Validation score of the kept epoch.
+    %(early_stopping_attributes)s
     validation_groups_source_ : {"group_labels", "class"} or None
         Which groups the validation score used.
 

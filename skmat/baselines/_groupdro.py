@@ -9,8 +9,10 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from .. import _torch
 from .._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
 from .._xrm import _XRMSourceMixin
+from ..utils._docstring import _fill_network_params
 
 
+@_fill_network_params
 class GroupDROClassifier(_XRMSourceMixin, _NetworkClassifier):
     r"""Online GroupDRO: minimize a running worst-group loss.
 
@@ -49,36 +51,9 @@ class GroupDROClassifier(_XRMSourceMixin, _NetworkClassifier):
         Cache of fitted XRMs, shared with :class:`~skmat.MATClassifier`: with
         the same ``memory``, the same data, network settings and integer
         ``random_state``, both reuse one XRM fit.
-    module : {"linear", "mlp"} or torch.nn.Module subclass, default="linear"
-        The network; see :class:`~skmat.MATClassifier`.
-    module_params : dict, default=None
-        Keyword arguments of the module.
-    optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
-        Optimizer.
-    lr : float, default=0.01
-        Learning rate.
-    momentum : float, default=0.9
-        Momentum, for optimizers that take it.
-    weight_decay : float, default=0.0
-        Weight decay (L2 penalty).
-    batch_size : int or None, default=256
-        Rows per step; ``None`` trains on the full batch.
-    max_epochs : int, default=100
-        Maximum number of passes over the training rows.
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the rows (stratified on class and
-        group) and keep the epoch with the best worst-group validation
-        accuracy.
-    validation_fraction : float, default=0.2
-        Share of rows held out for early stopping.
-    n_iter_no_change : int, default=20
-        Patience of early stopping, in epochs.
-    device : str or torch.device, default="cpu"
-        Where to train.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the split, XRM, the weights and the batches.
-    verbose : int, default=0
-        Print a summary line when fitting ends.
+    %(network_params)s
+    %(early_stopping_params)s
+    %(runtime_params)s
 
     Attributes
     ----------
@@ -98,12 +73,7 @@ class GroupDROClassifier(_XRMSourceMixin, _NetworkClassifier):
         The group of each training row (rows not held out for validation).
     xrm_ : XRMEstimator or None
         The fitted XRM with ``group_source="xrm"``, else None.
-    n_epochs_ : int
-        Epochs run.
-    best_epoch_ : int
-        Epoch whose weights were kept.
-    validation_score_ : float or None
-        Validation score of the kept epoch.
+    %(early_stopping_attributes)s
     validation_groups_source_ : {"group_labels", "inferred", "class"} or None
         Which groups the validation score used.
 

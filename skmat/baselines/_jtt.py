@@ -7,9 +7,11 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
 
 from .._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
+from ..utils._docstring import _fill_network_params
 from ._erm import ERMClassifier
 
 
+@_fill_network_params
 class JTTClassifier(_NetworkClassifier):
     """Just Train Twice: retrain with the errors of a short ERM run upweighted.
 
@@ -21,6 +23,10 @@ class JTTClassifier(_NetworkClassifier):
     scratch with a cross-entropy in which the error-set rows weigh
     ``upweight`` and the others 1 (a weighted mean per batch).
 
+    Both networks use the same module and optimizer settings. With early
+    stopping, the rows held out for validation are set aside before the
+    identification model is fitted, so it never sees them.
+
     Parameters
     ----------
     id_epochs : int, default=2
@@ -30,37 +36,9 @@ class JTTClassifier(_NetworkClassifier):
     upweight : float, default=20.0
         Weight of the error-set rows in the final training (``lambda_up``);
         1 is plain ERM.
-    module : {"linear", "mlp"} or torch.nn.Module subclass, default="linear"
-        The network of both stages; see :class:`~skmat.MATClassifier`.
-    module_params : dict, default=None
-        Keyword arguments of the module.
-    optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
-        Optimizer of both stages.
-    lr : float, default=0.01
-        Learning rate.
-    momentum : float, default=0.9
-        Momentum, for optimizers that take it.
-    weight_decay : float, default=0.0
-        Weight decay (L2 penalty).
-    batch_size : int or None, default=256
-        Rows per step; ``None`` trains on the full batch.
-    max_epochs : int, default=100
-        Maximum number of passes of the final training.
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the rows and keep the epoch of the
-        final network with the best worst-group (with ``group_labels``) or
-        worst-class validation accuracy. The identification model never
-        sees the held-out rows.
-    validation_fraction : float, default=0.2
-        Share of rows held out for early stopping.
-    n_iter_no_change : int, default=20
-        Patience of early stopping, in epochs.
-    device : str or torch.device, default="cpu"
-        Where to train.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the split, both networks and the batches.
-    verbose : int, default=0
-        Print a summary line when fitting ends.
+    %(network_params)s
+    %(early_stopping_params)s
+    %(runtime_params)s
 
     Attributes
     ----------
@@ -78,12 +56,7 @@ class JTTClassifier(_NetworkClassifier):
     sample_weight_ : ndarray of shape (n_train,)
         The weight of each training row in the final loss: ``upweight`` on
         the error set, 1 elsewhere.
-    n_epochs_ : int
-        Epochs run by the final network.
-    best_epoch_ : int
-        Epoch whose weights were kept.
-    validation_score_ : float or None
-        Validation score of the kept epoch.
+    %(early_stopping_attributes)s
     validation_groups_source_ : {"group_labels", "class"} or None
         Which groups the validation score used.
 

@@ -1,0 +1,120 @@
+"""Parameter descriptions written once, for every estimator that takes them.
+
+The five network estimators share their network, early-stopping and
+run-time parameters. Their descriptions live here and are inserted into
+each class docstring by :class:`Substitution` (as in imbalanced-learn), at
+the placeholders ``%(network_params)s``, ``%(early_stopping_params)s`` and
+``%(runtime_params)s``, and the attributes of early stopping at
+``%(early_stopping_attributes)s``. A literal ``%`` in a decorated docstring is written
+``%%``.
+"""
+
+import textwrap
+
+_NETWORK_PARAMS = """\
+module : {"linear", "mlp"} or torch.nn.Module subclass, default="linear"
+    The network. A class is instantiated with ``n_features`` and
+    ``n_classes`` when its ``__init__`` takes them, plus ``module_params``.
+    Helper networks (the XRM that ``xrm=None`` stands for, JTT's
+    identification model) are built from it too.
+module_params : dict, default=None
+    Keyword arguments of the module, e.g. ``{"hidden_layer_sizes":
+    (128,)}`` for ``"mlp"`` or ``{"bias": False}`` for ``"linear"``.
+optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
+    Optimizer, of the helper networks too. SGD is the default because
+    gradient descent's implicit bias is part of why XRM and MAT work: with
+    Adam, XRM's label flipping can run away on high-dimensional data (a
+    flip rate near 0.5).
+lr : float, default=0.01
+    Learning rate.
+momentum : float, default=0.9
+    Momentum, for optimizers that take it.
+weight_decay : float, default=0.0
+    Weight decay (L2 penalty).
+batch_size : int or None, default=256
+    Rows per step; ``None`` trains on the full batch.
+max_epochs : int, default=100
+    Number of passes over the training rows; early stopping, where the
+    estimator has it, may end training sooner."""
+
+_EARLY_STOPPING_PARAMS = """\
+early_stopping : bool, default=True
+    Hold out a stratified ``validation_fraction`` of the rows, stop after
+    ``n_iter_no_change`` epochs without a better worst-group validation
+    accuracy and keep the best epoch. The validation rows are grouped by
+    the ``group_labels`` given to :meth:`fit`, else by the groups that the
+    estimator's fitted XRM infers (when it has one), else by class.
+    ``False`` trains ``max_epochs`` epochs on all rows and keeps the last
+    one. An explicit ``X_val, y_val`` given to :meth:`fit` replaces the
+    held-out rows.
+validation_fraction : float, default=0.2
+    Share of the rows held out for early stopping, stratified on the class
+    (and on ``group_labels`` when given).
+n_iter_no_change : int, default=20
+    Patience of early stopping, in epochs."""
+
+_RUNTIME_PARAMS = """\
+device : str or torch.device, default="cpu"
+    Where to train, e.g. ``"cuda"``. A fitted model saved with pickle or
+    skops loads on a machine without that device.
+random_state : int, RandomState instance or None, default=None
+    Seeds everything random in :meth:`fit`: the validation split, the
+    initial weights, the order of the batches and, where the estimator
+    trains XRM, the twin assignment and the label flips. The same value
+    gives the same model.
+verbose : int, default=0
+    ``0`` is silent. Otherwise :meth:`fit` shows tqdm progress bars over
+    epochs (on stderr) and prints a summary line when fitting ends. The
+    default XRM that ``xrm=None`` stands for, in estimators that fit one,
+    does the same; other helper models stay silent."""
+
+
+_EARLY_STOPPING_ATTRIBUTES = """\
+n_epochs_ : int
+    Epochs that the network of ``net_`` ran.
+best_epoch_ : int
+    Epoch whose weights were kept: the best validation epoch, or the last
+    one without a validation set.
+validation_score_ : ndarray of shape (n_epochs_,)
+    Worst-group validation accuracy of every epoch, over the groups that
+    ``validation_groups_source_`` names; as the
+    ``validation_score_`` of scikit-learn's histogram gradient boosting.
+    Empty without a validation set (``early_stopping=False``).
+best_validation_score_ : float or None
+    Worst-group validation accuracy of the kept epoch,
+    ``validation_score_[best_epoch_ - 1]``; None without a validation set."""
+
+
+def _indent(text, spaces=4):
+    """Indent every line but the first, which the placeholder indents."""
+    first, *rest = text.splitlines()
+    return "\n".join([first, *(textwrap.indent(line, " " * spaces) if line
+                                else line for line in rest)])
+
+
+class Substitution:
+    """Fill the ``%(name)s`` placeholders of a docstring.
+
+    Parameters
+    ----------
+    **params : str
+        Text of each placeholder.
+    """
+
+    def __init__(self, **params):
+        self.params = params
+
+    def __call__(self, obj):
+        """Fill the docstring of ``obj`` and return ``obj``."""
+        if obj.__doc__:  # None under python -OO
+            obj.__doc__ = obj.__doc__ % self.params
+        return obj
+
+
+#: Decorator of the network estimators' class docstrings.
+_fill_network_params = Substitution(
+    network_params=_indent(_NETWORK_PARAMS),
+    early_stopping_params=_indent(_EARLY_STOPPING_PARAMS),
+    runtime_params=_indent(_RUNTIME_PARAMS),
+    early_stopping_attributes=_indent(_EARLY_STOPPING_ATTRIBUTES),
+)
