@@ -1,7 +1,12 @@
 """scikit-learn's common estimator checks over every public estimator."""
 
+import re
+
 import pytest
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import (
+    check_param_validation,
+    parametrize_with_checks,
+)
 
 from skmat import MATClassifier, XRMEstimator
 from skmat.baselines import ERMClassifier, GroupDROClassifier, JTTClassifier
@@ -36,3 +41,39 @@ EXPECTED_FAILED = {}
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+# check_param_validation is not among the checks that parametrize_with_checks
+# yields (scikit-learn 1.6 to 1.9 run it from their own test_common.py, over
+# every estimator), so it runs here, at the defaults of each estimator. It
+# checks that every parameter has a constraint and that a bad type or value
+# raises InvalidParameterError from fit.
+PUBLIC_ESTIMATORS = [
+    XRMEstimator(),
+    MATClassifier(),
+    ERMClassifier(),
+    JTTClassifier(),
+    GroupDROClassifier(),
+]
+
+
+@pytest.mark.parametrize(
+    "estimator", PUBLIC_ESTIMATORS, ids=lambda est: type(est).__name__
+)
+def test_check_param_validation(estimator):
+    check_param_validation(type(estimator).__name__, estimator)
+
+
+@pytest.mark.parametrize(
+    "estimator", PUBLIC_ESTIMATORS, ids=lambda est: type(est).__name__
+)
+def test_shared_parameter_docs(estimator):
+    # The shared descriptions are filled in (skmat/utils/_docstring.py) and
+    # every parameter is documented exactly once.
+    doc = type(estimator).__doc__
+    assert "%(" not in doc
+    section = doc.split("Parameters\n    ----------\n")[1].split("\n\n")[0]
+    documented = re.findall(r"^    (\w+) : ", section, flags=re.MULTILINE)
+    assert len(documented) == len(set(documented))
+    assert sorted(documented) == sorted(estimator.get_params(deep=False))
+    assert "tqdm progress bars over epochs" in " ".join(doc.split())
