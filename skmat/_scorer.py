@@ -1,5 +1,6 @@
 """A worst-group accuracy scorer that requests ``group_labels`` by default."""
 
+import sys
 import warnings
 from collections import Counter
 
@@ -67,7 +68,10 @@ class WorstGroupScorer:
     it is called directly; the first call that has to fall back warns, and a
     call without them on an estimator that was fitted with true group labels
     (so they went to ``fit`` and were lost on the way to the scorer) raises a
-    ``ValueError`` that says how to turn routing on.
+    ``ValueError`` that says how to turn routing on. As scikit-learn turns a
+    scorer's error into a NaN score, skmat's estimators raise that error
+    earlier, in each ``fit`` of such a search or cross-validation, so that
+    the search itself fails instead of ranking NaNs.
 
     Parameters
     ----------
@@ -361,3 +365,58 @@ def _inferred_group_labels(estimator, X, y):
             f"group labels for {n_samples} samples."
         )
     return np.asarray(groups)
+
+
+def _contains_worst_group_scorer(scorer):
+    """Whether ``scorer`` is, or (a multimetric dict) holds, a WorstGroupScorer."""
+    if isinstance(scorer, WorstGroupScorer):
+        return True
+    scorers = getattr(scorer, "_scorers", None)  # sklearn's _MultimetricScorer
+    return isinstance(scorers, dict) and any(
+        isinstance(s, WorstGroupScorer) for s in scorers.values()
+    )
+
+
+def _check_group_labels_reach_the_scorer(estimator_name):
+    """Fail a search whose ``group_labels`` cannot reach its WorstGroupScorer.
+
+    Called at the start of a skmat estimator's ``fit``. With metadata routing
+    off, ``GridSearchCV(...).fit(X, y, group_labels=g)`` and
+    ``cross_validate(..., params={"group_labels": g})`` pass ``group_labels``
+    to ``fit`` only; the scorer then raises, and the search records NaN
+    scores, warns and picks arbitrary parameters. scikit-learn catches errors
+    of a scorer but re-raises when every fit fails, so the error is raised
+    here, in ``fit``, before any training: the search fails at once with the
+    cause. The search is found as scikit-learn's ``_fit_and_score`` frame on
+    the stack (its ``fit_params`` and ``scorer``); outside such a frame, or
+    with routing on, nothing is checked.
+    """
+    if _routing_enabled():
+        return
+    frame = sys._getframe(1)
+    try:
+        while frame is not None and not (
+            frame.f_code.co_name == "_fit_and_score"
+            and frame.f_globals.get("__name__", "").startswith("sklearn.")
+        ):
+            frame = frame.f_back
+        if frame is None:
+            return
+        fit_params = frame.f_locals.get("fit_params") or {}
+        scorer = frame.f_locals.get("scorer")
+    finally:
+        del frame
+    passed = any(
+        (key == "group_labels" or key.endswith("__group_labels")) and value is not None
+        for key, value in fit_params.items()
+    )
+    if not (passed and _contains_worst_group_scorer(scorer)):
+        return
+    raise ValueError(
+        f"group_labels were passed to a search or cross-validation scored by "
+        f"WorstGroupScorer with metadata routing off: they reach "
+        f"{estimator_name}.fit, not the scorer, whose scores would be NaN. "
+        "Turn routing on with sklearn.set_config(enable_metadata_routing=True) "
+        "(or inside `with sklearn.config_context(enable_metadata_routing=True):`); "
+        "no set_score_request or set_fit_request call is needed."
+    )
