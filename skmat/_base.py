@@ -13,12 +13,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _torch
+from ._scorer import _check_group_labels_reach_the_scorer
 from .utils._validation import _check_group_labels
 
 _NETWORK_CONSTRAINTS = {
-    "module": [StrOptions({"linear", "mlp"}), callable],
+    "module": [StrOptions({"linear", "mlp"}), _torch.module_class()],
     "module_params": [dict, None],
-    "optimizer": [StrOptions({"sgd", "adam", "adamw"}), callable],
+    "optimizer": [StrOptions({"sgd", "adam", "adamw"}), _torch.optimizer_class()],
     "lr": [Interval(Real, 0, None, closed="neither")],
     "momentum": [Interval(Real, 0, 1, closed="left")],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -38,12 +39,19 @@ class _NeuralClassifierMixin(ClassifierMixin):
     """
 
     def _check_settings(self):
-        """Check the settings that need torch to check (classes, device)."""
+        """Check the settings that need torch to check (classes, device).
+
+        Also fails a search or cross-validation whose ``group_labels`` would
+        never reach its :class:`~skmat.WorstGroupScorer` (routing off).
+        """
+        _torch.check_device(self.device)
         _torch.check_settings(self.module, self.optimizer, self.device)
+        _check_group_labels_reach_the_scorer(type(self).__name__)
 
     def _validate_X_y(self, X, y):
         """Validate training data; return X (float32 or float64) and encoded y."""
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
+        _check_float32_range(X)
         check_classification_targets(y)
         self._label_encoder = LabelEncoder().fit(y)
         self.classes_ = self._label_encoder.classes_
@@ -56,7 +64,8 @@ class _NeuralClassifierMixin(ClassifierMixin):
 
     def _validate_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+        return _check_float32_range(X)
 
     def _encode_y(self, y, n_samples, name="y"):
         """Encode known labels of ``y``; raise on unknown labels or length."""
@@ -96,7 +105,8 @@ class _NeuralClassifierMixin(ClassifierMixin):
             self._net_module_factory(n_features, n_classes),
             callbacks=callbacks,
             **self._net_settings(),
-            **self._extra_net_params(),
+            # n_classes: the width the net checks the module's output against.
+            **{"n_classes": n_classes, **self._extra_net_params()},
         )
 
     def __getstate__(self):
@@ -209,6 +219,17 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         from sklearn.model_selection import train_test_split
 
         rows = np.arange(len(y_enc))
+        class_counts = np.bincount(y_enc, minlength=len(self.classes_))
+        if class_counts.min() < 2:
+            k = int(np.argmin(class_counts))
+            raise ValueError(
+                f"Class {self.classes_.tolist()[k]!r} has only {class_counts[k]} "
+                "sample; "
+                "the validation split of early stopping (validation_fraction="
+                f"{self.validation_fraction}) needs at least 2 samples per class, "
+                "one on each side. Give more samples of that class, set "
+                "early_stopping=False, or pass X_val and y_val."
+            )
         _, counts = np.unique(strata, return_counts=True)
         stratify = strata if counts.min() >= 2 else y_enc
         n_valid = int(np.ceil(self.validation_fraction * len(rows)))
@@ -236,9 +257,17 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             )
         if X_val is None or y_val is None:
             raise ValueError("Pass both X_val and y_val, or neither.")
-        X_valid = validate_data(
-            self, X_val, dtype=[np.float32, np.float64], reset=False
-        )
+        try:
+            X_valid = validate_data(
+                self, X_val, dtype=[np.float32, np.float64], reset=False
+            )
+        except ValueError as error:
+            message = str(error)
+            if not message.startswith("X has "):
+                raise
+            # sklearn names the array X; the user passed it as X_val.
+            raise ValueError("`X_val` has " + message[len("X has "):]) from None
+        _check_float32_range(X_valid, name="X_val")
         y_valid = self._encode_y(y_val, len(X_valid), name="y_val")
         if group_labels_val is not None:
             group_labels_val = _check_group_labels(
@@ -340,6 +369,31 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
 def _strata(y_enc, group_labels):
     _, g = np.unique(group_labels, return_inverse=True)
     return y_enc * (g.max() + 1) + g
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32_range(X, name="X"):
+    """Raise unless every value of ``X`` is finite once cast to float32.
+
+    The networks train and predict in float32: a float64 value beyond
+    float32's range becomes infinity there, and the error would surface as a
+    diverged loss (at fit) or as NaN probabilities (at predict). ``X`` is
+    already checked for NaN and infinity; two reductions, no copy.
+    """
+    if X.dtype != np.float64 or X.size == 0:
+        return X
+    if X.max() <= _FLOAT32_MAX and X.min() >= -_FLOAT32_MAX:
+        return X
+    beyond = np.abs(X) > _FLOAT32_MAX
+    row, col = np.argwhere(beyond)[0]
+    raise ValueError(
+        f"{name} has values beyond float32's range (|x| > 3.4e38), the precision "
+        f"the network computes in ({int(beyond.sum())} value(s), the first "
+        f"{X[row, col]:.3g} at row {row}, column {col}). Rescale the features "
+        "(e.g. StandardScaler in a Pipeline) or drop these rows."
+    )
 
 
 def _check_heldout_logits(heldout_logits, n_samples, n_classes):

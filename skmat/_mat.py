@@ -111,7 +111,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         **_NETWORK_CONSTRAINTS,
         **_TRAINING_CONSTRAINTS,
         "temperature": [Interval(Real, 0, None, closed="neither")],
-        "xrm": [HasMethods(["fit"]), None],
+        "xrm": [HasMethods(["fit", "infer_group_labels"]), None],
         "memory": [None, str, HasMethods(["cache"])],
     }
 
@@ -213,7 +213,13 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     def _training_shift(self, X_train, y_train, heldout_logits, seed):
         if heldout_logits is None:
             self.xrm_ = self._fit_nested_xrm(X_train, y_train, seed)
-            heldout_logits = self.xrm_.heldout_logits_
+            heldout_logits = getattr(self.xrm_, "heldout_logits_", None)
+            if heldout_logits is None:
+                raise ValueError(
+                    f"xrm={type(self.xrm_).__name__}() has no `heldout_logits_` "
+                    "after fit; MATClassifier needs a source of held-out logits "
+                    "such as XRMEstimator, or pass heldout_logits to fit."
+                )
         else:
             self.xrm_ = None
         self.shift_ = _torch.mat_shift(

@@ -17,6 +17,7 @@ from ._callbacks import (
     GroupValidation,
     early_stopping,
 )
+from ._checks import check_device, module_class, optimizer_class
 from ._data import (
     BatchIterator,
     as_tensor,
@@ -63,6 +64,7 @@ __all__ = [
     "XRMNet",
     "as_tensor",
     "build_net",
+    "check_device",
     "check_settings",
     "class_balanced_cross_entropy",
     "dynamic_labels",
@@ -73,6 +75,8 @@ __all__ = [
     "import_net",
     "label_tensor",
     "mat_shift",
+    "module_class",
+    "optimizer_class",
     "predict_logits",
     "resolve_module",
     "resolve_optimizer",

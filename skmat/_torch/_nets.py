@@ -17,12 +17,74 @@ class _ArrayNet(NeuralNet):
 
     Only ``X["X"]`` is fed to the module; the other entries (shift, sample
     index, twin assignment) travel with the batch for the loss.
+
+    ``n_classes`` is the number of logits per row the module must return
+    (``None``: unchecked). At the start of training one row goes through the
+    module, so that a module of the wrong output width fails at once with
+    its name, not later as an ``IndexError`` or a silent ``(n, 7)`` output.
     """
+
+    #: The training loss may not grow beyond this factor times its first
+    #: value (at least 1): cross-entropy starts near ``log K`` and healthy
+    #: training only lowers it, so a thousandfold rise is divergence even
+    #: while the loss is still finite (``lr=1e10`` reaches ~1e9).
+    divergence_factor = 1e3
+
+    def __init__(self, *args, n_classes=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.n_classes = n_classes
 
     def infer(self, x, **fit_params):
         if isinstance(x, Mapping):
             x = x["X"]
         return super().infer(x, **fit_params)
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        self.initial_loss_ = None
+        self._check_output_width(X)
+
+    def _check_output_width(self, X):
+        """Raise a ValueError unless the module maps a row to ``n_classes`` logits."""
+        x = X.get("X") if isinstance(X, Mapping) else X
+        if self.n_classes is None or not isinstance(x, torch.Tensor) or not len(x):
+            return
+        module = self.module_
+        twins = getattr(module, "twins", None)  # XRM's TwinModule: (2, B, K)
+        inner = twins[0] if twins is not None else module
+        name = type(inner).__name__
+        was_training = module.training
+        module.eval()  # one row: no batch statistics, no dropout, no RNG
+        try:
+            with torch.no_grad():
+                out = module(x[:1].to(self.device))
+        except (RuntimeError, ValueError, TypeError, IndexError) as error:
+            first_line = (str(error).splitlines() or [""])[0]
+            raise ValueError(
+                f"The module {name} fails on a row of X with {x.shape[1]} "
+                f"features: {type(error).__name__}: {first_line}. A module class "
+                "whose __init__ takes `n_features` (and `n_classes`) gets them "
+                "from the data."
+            ) from error
+        finally:
+            module.train(was_training)
+        if twins is not None and isinstance(out, torch.Tensor) and out.dim():
+            out = out[0]  # one twin's output: what the user's module returned
+        if isinstance(out, torch.Tensor) and out.shape == (1, self.n_classes):
+            return
+        if isinstance(out, torch.Tensor):
+            n_out = out.shape[-1] if out.dim() else 0
+            width = f"{n_out} output{'s' * (n_out != 1)}" if out.dim() else "a scalar"
+            got = f"shape {tuple(out.shape)}"
+        else:
+            width, got = f"a {type(out).__name__}", f"a {type(out).__name__}"
+        raise ValueError(
+            f"The module {name} returns {width} per row, but y has "
+            f"n_classes={self.n_classes} classes: it must return one logit per "
+            f"class, a tensor of shape (n_samples, {self.n_classes}); one row "
+            f"gave {got}. A module class whose __init__ takes `n_classes` "
+            "gets it from the data."
+        )
 
     def check_training_loss(self, loss):
         if not torch.isfinite(loss):
@@ -30,6 +92,20 @@ class _ArrayNet(NeuralNet):
                 "The training loss became non-finite (NaN or inf). Lower `lr`, "
                 "standardise the features (e.g. StandardScaler in a Pipeline) "
                 "or use a smaller `temperature`."
+            )
+        value = float(loss.detach())
+        initial = getattr(self, "initial_loss_", None)
+        if initial is None:
+            self.initial_loss_ = value
+            return
+        limit = self.divergence_factor * max(initial, 1.0)
+        if value > limit:
+            raise DivergedError(
+                "Training diverged: the training loss grew over "
+                f"{self.divergence_factor:g} times its value at the first step, "
+                f"though it is still finite. It went from {initial:.3g} to "
+                f"{value:.3g}; lower `lr` (now {self.lr:g}) or standardise the "
+                "features (e.g. StandardScaler in a Pipeline)."
             )
 
 
@@ -76,10 +152,6 @@ class XRMNet(_ArrayNet):
     ``"twin"`` (0 or 1, the twin that trains on the row). The dynamic labels
     live in ``labels_`` and start as the true labels.
     """
-
-    def __init__(self, *args, n_classes=2, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.n_classes = n_classes
 
     def start_labels(self, y):
         self.true_labels_ = y.clone()
