@@ -12,6 +12,7 @@ from . import _torch
 from ._base import _NETWORK_CONSTRAINTS, _NeuralClassifierMixin
 from .exceptions import DegenerateEnvironmentWarning
 from .utils._docstring import _fill_network_params
+from .utils._warnings import find_stack_level
 
 
 @_fill_network_params
@@ -215,7 +216,7 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
                 "twins make no mistakes; use SGD, a smaller `lr` or fewer "
                 "`max_epochs` if the flip rate ran away towards 0.5.",
                 DegenerateEnvironmentWarning,
-                stacklevel=4,  # _check_degenerate < fit < _fit_context < caller
+                stacklevel=find_stack_level(),
             )
         return bool(empty)
 
