@@ -7,19 +7,25 @@ Regenerate it with ``SKMAT_WRITE_DOCS=1 python -m pytest tests/test_bad_input.py
 
 import os
 import re
+import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from torch import nn
 
 from skmat import MATClassifier, WorstGroupScorer, XRMEstimator
-from skmat.baselines import GroupDROClassifier
+from skmat.baselines import ERMClassifier, GroupDROClassifier, JTTClassifier
 from skmat.bench import main as bench_main
 from skmat.datasets import fetch_adult, load_embeddings, make_spurious_memorization
+from skmat.exceptions import DegenerateEnvironmentWarning, DivergedError
 from skmat.metrics import group_accuracy_report, worst_group_accuracy
 from skmat.model_selection import StratifiedGroupLabelKFold
 
@@ -51,6 +57,48 @@ def _without_cuda(call):
 
 def _lr():
     return LogisticRegression().fit(X, Y)
+
+
+class WideModule(nn.Module):
+    """A custom module whose output width ignores ``n_classes``."""
+
+    def __init__(self, n_features, width=7):
+        super().__init__()
+        self.linear = nn.Linear(n_features, width)
+
+    def forward(self, X):
+        return self.linear(X)
+
+
+def _wide(width=7):
+    return dict(module=WideModule, module_params={"width": width})
+
+
+# A data_home whose adult.data is not the UCI file. Its path is fixed (not a
+# fresh temporary directory) so that the documented message does not change.
+CORRUPT_ADULT_HOME = Path(tempfile.gettempdir()) / "skmat-corrupt-adult"
+
+
+def _fetch_corrupt_adult():
+    CORRUPT_ADULT_HOME.mkdir(parents=True, exist_ok=True)
+    (CORRUPT_ADULT_HOME / "adult.data").write_text("39, State-gov, 77516\n")
+    return fetch_adult(data_home=CORRUPT_ADULT_HOME, download_if_missing=False)
+
+
+def _search_with_routing_off():
+    """GridSearchCV with group_labels for a WorstGroupScorer, routing off."""
+    search = GridSearchCV(MATClassifier(**FAST), {"temperature": [0.1, 1.0]},
+                          scoring=WorstGroupScorer(), cv=3)
+    return search.fit(X, Y, group_labels=np.arange(60) % 2)
+
+
+def _a_module_function(n_features, n_classes):
+    return nn.Linear(n_features, n_classes)
+
+
+BEYOND_FLOAT32 = np.full((2, 5), 1e40)
+# Six rows, and class 2 has one of them.
+X6, Y6 = X[:6], np.array([0, 0, 0, 1, 1, 2])
 
 
 # (entry point, bad input, call, expected exception, message pattern)
@@ -94,21 +142,69 @@ CASES = [
      ValueError, "CUDA is not available"),
     ("MATClassifier.fit", "device that torch does not know",
      lambda: MATClassifier(device="gpu0").fit(X, Y), ValueError, "not a torch device"),
+    ("MATClassifier.fit", "device=None",
+     lambda: MATClassifier(device=None).fit(X, Y), ValueError,
+     r"'cpu', 'cuda' or 'cuda:N'.*got None"),
+    ("MATClassifier.fit", "device='mps' on a machine without Metal",
+     lambda: MATClassifier(device="mps").fit(X, Y), ValueError,
+     "'mps' is not available on this machine"),
+    ("MATClassifier.fit", "module is a function, not an nn.Module subclass",
+     lambda: MATClassifier(module=_a_module_function).fit(X, Y), ValueError,
+     "torch.nn.Module subclass"),
+    ("MATClassifier.fit", "module returns 7 outputs for 2 classes",
+     lambda: MATClassifier(**FAST, **_wide(7)).fit(X, Y), ValueError,
+     r"WideModule returns 7 outputs.*n_classes=2"),
+    ("MATClassifier.fit", "module returns 1 output for 2 classes",
+     lambda: MATClassifier(**FAST, **_wide(1)).fit(X, Y), ValueError,
+     r"WideModule returns 1 output .*n_classes=2"),
+    ("MATClassifier.fit", "module returns 7 outputs, heldout_logits given",
+     lambda: MATClassifier(**FAST, **_wide(7)).fit(
+         X, Y, heldout_logits=np.zeros((60, 2))),
+     ValueError, r"WideModule returns 7 outputs.*n_classes=2"),
+    ("MATClassifier.fit", "values beyond float32's range in X (1e40)",
+     lambda: MATClassifier(**FAST).fit(_with(1e40), Y), ValueError,
+     "X has values beyond float32's range"),
     ("MATClassifier.fit", "X_val without y_val",
      lambda: MATClassifier(**FAST).fit(X, Y, X_val=X), ValueError, "X_val and y_val"),
+    ("MATClassifier.fit", "X_val with the wrong number of features",
+     lambda: MATClassifier(**FAST).fit(X, Y, X_val=X[:, :3], y_val=Y), ValueError,
+     "`X_val` has 3 features"),
+    ("MATClassifier.fit", "values beyond float32's range in X_val",
+     lambda: MATClassifier(**FAST).fit(X, Y, X_val=_with(-1e40), y_val=Y),
+     ValueError, "X_val has values beyond float32's range"),
+    ("MATClassifier.fit", "a class with one sample, early stopping on",
+     lambda: MATClassifier(**FAST).fit(X6, Y6), ValueError,
+     r"Class 2 has only 1 sample; the validation split"),
+    ("MATClassifier.fit", "xrm=LogisticRegression() (gives no held-out logits)",
+     lambda: MATClassifier(xrm=LogisticRegression()).fit(X, Y), ValueError,
+     "'fit' and 'infer_group_labels'"),
     ("MATClassifier.fit", "diverging loss (huge lr on huge features)",
      lambda: MATClassifier(lr=1e30, max_epochs=20, early_stopping=False,
                            random_state=0).fit(X * 1e10, Y),
      ValueError, "non-finite"),
+    ("MATClassifier.fit", "lr=1e10: the loss grows by orders of magnitude",
+     lambda: MATClassifier(lr=1e10, max_epochs=5, early_stopping=False,
+                           random_state=0).fit(X, Y),
+     DivergedError, r"Training diverged: .* lower `lr`"),
+    ("GridSearchCV(MATClassifier).fit",
+     "group_labels for a WorstGroupScorer with metadata routing off",
+     _search_with_routing_off, ValueError,
+     r"enable_metadata_routing=True"),
     ("MATClassifier.predict", "not fitted",
      lambda: MATClassifier().predict(X), ValueError, "not fitted"),
     ("MATClassifier.predict", "wrong number of features",
      lambda: _fitted().predict(X[:, :3]), ValueError, "3 features"),
+    ("MATClassifier.predict", "values beyond float32's range (1e40)",
+     lambda: _fitted().predict(BEYOND_FLOAT32), ValueError,
+     "X has values beyond float32's range"),
     ("MATClassifier.infer_group_labels", "labels unseen in fit",
      lambda: _fitted().infer_group_labels(X, np.full(60, 9)), ValueError,
      "unseen in fit"),
     ("XRMEstimator.fit", "NaN in X", lambda: XRMEstimator(**FAST).fit(_with(np.nan), Y),
      ValueError, "NaN"),
+    ("XRMEstimator.fit", "module returns 7 outputs for 2 classes",
+     lambda: XRMEstimator(**FAST, **_wide(7)).fit(X, Y), ValueError,
+     r"WideModule returns 7 outputs.*n_classes=2"),
     ("XRMEstimator.infer_group_labels", "y of the wrong length",
      lambda: XRMEstimator(**FAST).fit(X, Y).infer_group_labels(X, Y[:5]),
      ValueError, "1-d with"),
@@ -135,15 +231,62 @@ CASES = [
      ValueError, "inconsistent numbers of samples"),
     ("make_spurious_memorization", "n_features = 1",
      lambda: make_spurious_memorization(n_features=1), ValueError, "n_features"),
-    ("fetch_adult", "missing files, download_if_missing=False",
-     lambda: fetch_adult(data_home=Path("/nonexistent/skmat"),
-                         download_if_missing=False),
-     OSError, "adult"),
+    ("fetch_adult", "a corrupt adult.data in data_home",
+     _fetch_corrupt_adult, ValueError, "SHA-256 checksum mismatch"),
     ("load_embeddings", "a path that does not exist",
      lambda: load_embeddings(Path("/nonexistent/embeddings")), OSError, "nonexistent"),
     ("skmat-bench", "unknown dataset name",
      lambda: bench_main(["--datasets", "imagenet", "--quiet"]), SystemExit, "2"),
 ]
+
+
+@pytest.mark.parametrize("width", [1, 7])
+@pytest.mark.parametrize("make, fit_params", [
+    (ERMClassifier, {}),
+    (JTTClassifier, {}),
+    (GroupDROClassifier, {"group_labels": Y}),
+    (MATClassifier, {}),
+    (MATClassifier, {"heldout_logits": np.zeros((60, 2))}),
+    (XRMEstimator, {}),
+], ids=["ERM", "JTT", "GroupDRO", "MAT", "MAT-heldout_logits", "XRM"])
+def test_module_of_the_wrong_width_is_named_at_fit(make, fit_params, width):
+    with pytest.raises(ValueError, match=rf"WideModule returns {width} output.*"
+                       r"n_classes=2.*shape \(n_samples, 2\)"):
+        make(**FAST, **_wide(width)).fit(X, Y, **fit_params)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_module_of_the_right_width_fits():
+    clf = MATClassifier(**FAST, **_wide(2)).fit(X, Y)
+    assert clf.predict_proba(X).shape == (60, 2)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_device_accepts_a_torch_device():
+    MATClassifier(**FAST, device=torch.device("cpu")).fit(X, Y)
+
+
+def test_nested_xrm_warning_points_at_the_callers_line():
+    rng = np.random.default_rng(0)
+    X_sep = rng.standard_normal((40, 2))
+    y_sep = (X_sep[:, 0] > 0).astype(int)
+    X_sep[:, 0] += 5 * (2 * y_sep - 1)  # the twins make no mistake
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        MATClassifier(max_epochs=2, random_state=0).fit(X_sep, y_sep)
+    degenerate = [w for w in record
+                  if issubclass(w.category, DegenerateEnvironmentWarning)]
+    assert degenerate, "the separable data should make XRM degenerate"
+    assert all(w.filename == __file__ for w in degenerate), [
+        (w.filename, w.lineno) for w in degenerate
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_beyond_float32_is_accepted_in_float32_range():
+    # The largest float32 value is finite in float32: accepted.
+    edge = _with(float(np.finfo(np.float32).max) / 2)
+    assert np.isfinite(_fitted().predict_proba(edge)).all()
 
 
 def _run(call):
@@ -176,7 +319,11 @@ def _sorted_sets(message):
 
 
 def _first_sentence(message, limit=110):
-    message = _sorted_sets(" ".join(str(message).split()))
+    message = str(message).replace(str(CORRUPT_ADULT_HOME), "DATA_HOME")
+    # A search that fails in every fit: its own cause is in its last line.
+    if message.startswith("\nAll the "):
+        message = message.strip().splitlines()[-1].removeprefix("ValueError: ")
+    message = _sorted_sets(" ".join(message.split()))
     message = re.split(r"(?<=[.!?])\s", message, maxsplit=1)[0]
     message = message.replace("|", "\\|")
     return message if len(message) <= limit else message[: limit - 1] + "…"

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from torch import nn
 
 from skmat import MATClassifier, XRMEstimator
-from skmat.exceptions import DegenerateEnvironmentWarning
+from skmat.baselines import ERMClassifier
+from skmat.exceptions import DegenerateEnvironmentWarning, DivergedError
 
 TINY = dict(max_epochs=2, batch_size=8, random_state=0)
 
@@ -96,3 +98,108 @@ def test_mat_handles_the_smallest_valid_problem(n_features):
     y = np.array([0, 1, 0, 1])
     clf = MATClassifier(**TINY, early_stopping=False).fit(X, y)
     assert clf.predict(X).shape == (4,)
+
+
+class _WidthModule(nn.Module):
+    """A custom module taking ``n_features`` whose output width is a parameter."""
+
+    def __init__(self, n_features, width):
+        super().__init__()
+        self.linear = nn.Linear(n_features, width)
+
+    def forward(self, X):
+        return self.linear(X)
+
+
+class _FixedInputModule(nn.Module):
+    """A custom module that takes neither ``n_features`` nor ``n_classes``."""
+
+    def __init__(self, in_features, width):
+        super().__init__()
+        self.linear = nn.Linear(in_features, width)
+
+    def forward(self, X):
+        return self.linear(X)
+
+
+_ESTIMATORS = {"MAT": MATClassifier, "XRM": XRMEstimator, "ERM": ERMClassifier}
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(n_classes=st.integers(2, 3), width=st.integers(1, 4),
+       takes_n_features=st.booleans(), in_features=st.integers(1, 4),
+       name=st.sampled_from(sorted(_ESTIMATORS)))
+def test_custom_module_fits_or_names_the_mismatch(
+    n_classes, width, takes_n_features, in_features, name
+):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    y = np.arange(30) % n_classes
+    if takes_n_features:
+        module, params = _WidthModule, {"width": width}
+    else:
+        module, params = _FixedInputModule, {"in_features": in_features, "width": width}
+    estimator = _ESTIMATORS[name](module=module, module_params=params, **TINY)
+    reads_the_rows = takes_n_features or in_features == 3
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            estimator.fit(X, y)
+    except ValueError as error:
+        message = str(error)
+        event("ValueError")
+        assert module.__name__ in message, message
+        if not reads_the_rows:
+            assert "fails on a row of X with 3 features" in message, message
+        else:
+            assert width != n_classes, message
+            assert f"returns {width} output" in message, message
+            assert f"n_classes={n_classes}" in message, message
+        return
+    event("fitted")
+    assert reads_the_rows and width == n_classes
+    assert estimator.predict_proba(X).shape == (30, n_classes)
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(magnitude=st.sampled_from([1e-40, 1e10, 1e30, 3e38, 3.5e38, 1e39, 1e300]),
+       sign=st.sampled_from([1.0, -1.0]),
+       where=st.sampled_from(["X", "X_val", "predict"]),
+       row=st.integers(0, 29), col=st.integers(0, 2))
+def test_extreme_finite_values_fit_or_name_the_cause(magnitude, sign, where, row, col):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    y = np.arange(30) % 2
+    extreme = X.copy()
+    extreme[row, col] = sign * magnitude
+    beyond = magnitude > _FLOAT32_MAX
+    clf = MATClassifier(**TINY)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if where == "X":
+                clf.fit(extreme, y)
+            elif where == "X_val":
+                clf.fit(X, y, X_val=extreme, y_val=y)
+            else:
+                proba = clf.fit(X, y).predict_proba(extreme)
+    except ValueError as error:
+        message = str(error)
+        event(f"ValueError at {where}")
+        if beyond:
+            name = "X_val" if where == "X_val" else "X"
+            assert f"{name} has values beyond float32's range" in message, message
+        else:  # a finite float32 value so large that training diverged
+            assert where == "X" and isinstance(error, DivergedError), message
+            assert "lower `lr`" in message.lower(), message
+        return
+    event(f"no error at {where}")
+    assert not beyond
+    if where == "predict":
+        assert np.isfinite(proba).all()
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
