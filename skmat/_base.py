@@ -1,11 +1,13 @@
 """Shared machinery of the neural estimators (parameters, input checks)."""
 
+import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -15,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _torch
 from ._scorer import _check_group_labels_reach_the_scorer
 from .utils._validation import _check_group_labels
+from .utils._warnings import find_stack_level
 
 _NETWORK_CONSTRAINTS = {
     "module": [StrOptions({"linear", "mlp"}), _torch.module_class()],
@@ -23,7 +26,11 @@ _NETWORK_CONSTRAINTS = {
     "lr": [Interval(Real, 0, None, closed="neither")],
     "momentum": [Interval(Real, 0, 1, closed="left")],
     "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+    "batch_size": [
+        Interval(Integral, 1, None, closed="left"),
+        StrOptions({"auto"}),
+        None,
+    ],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
     "device": "no_validation",
     "random_state": ["random_state"],
@@ -99,12 +106,14 @@ class _NeuralClassifierMixin(ClassifierMixin):
         """Return the factory of the torch module that ``net_`` holds."""
         return self._module_factory(n_features, n_classes)
 
-    def _build_net(self, n_features, n_classes, callbacks=()):
+    def _build_net(self, n_features, n_classes, callbacks=(), n_samples=None):
+        settings = self._net_settings()
+        settings["batch_size"] = _resolve_batch_size(settings["batch_size"], n_samples)
         return _torch.build_net(
             self._net_class,
             self._net_module_factory(n_features, n_classes),
             callbacks=callbacks,
-            **self._net_settings(),
+            **settings,
             # n_classes: the width the net checks the module's output against.
             **{"n_classes": n_classes, **self._extra_net_params()},
         )
@@ -319,11 +328,8 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             int(seed_shift),
         )
         extra = self._extra_training_data(X_train, y_train, train, group_labels)
-        if shift is not None:
-            extra["shift"] = shift
-        data = _torch.training_data(X_train, **extra)
 
-        callbacks = []
+        scoring = None
         self.validation_groups_source_ = None
         if X_valid is not None:
             if groups_valid is not None:
@@ -333,29 +339,36 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                 groups = self._inferred_valid_groups(X_valid, y_valid)
                 source = "inferred" if groups is not None else "class"
             self.validation_groups_source_ = source
-            scoring = _torch.GroupValidation(_torch.as_tensor(X_valid), y_valid, groups)
-            callbacks = [
-                ("valid_wga", scoring),
-                ("early_stopping", _torch.early_stopping(self.n_iter_no_change)),
-            ]
-        if self.verbose:
-            callbacks.append(("progress", _torch.EpochProgress(type(self).__name__)))
-        self.net_ = self._build_net(X.shape[1], n_classes, callbacks)
-        _torch.fit_net(
-            self.net_, data, _torch.label_tensor(y_train), seed=int(seed_torch)
-        )
-        history = self.net_.history
-        self.n_epochs_ = len(history)
-        if X_valid is not None:
-            self.validation_score_ = np.asarray(
-                history[:, "valid_wga"], dtype=np.float64
+            scoring = (_torch.as_tensor(X_valid), y_valid, groups, source)
+
+        # One shift, or candidate shifts (most parsimonious first) to choose
+        # from on the validation rows.
+        candidates = shift if isinstance(shift, dict) else {None: shift}
+        fits = {}
+        for key, candidate in candidates.items():
+            if candidate is not None:
+                extra["shift"] = candidate
+            fits[key] = self._train_network(
+                X_train, y_train, extra, scoring, int(seed_torch)
             )
-            self.best_epoch_ = int(np.argmax(self.validation_score_)) + 1
-            self.best_validation_score_ = float(self.validation_score_.max())
-        else:
-            self.best_epoch_ = self.n_epochs_
-            self.validation_score_ = np.empty(0, dtype=np.float64)
-            self.best_validation_score_ = None
+        chosen = _choose_candidate(fits)
+        self._set_candidate(chosen, {k: f["best_score"] for k, f in fits.items()})
+        fit = fits[chosen]
+        self.net_ = fit["net"]
+        self.n_epochs_ = len(self.net_.history)
+        self.best_epoch_ = fit["best_epoch"]
+        self.validation_score_ = fit["scores"]
+        self.best_validation_score_ = fit["best_score"]
+        if scoring is not None and fit["best_score"] <= fit["initial_score"]:
+            warnings.warn(
+                f"{type(self).__name__}: the kept network scores "
+                f"{fit['best_score']:.3f} on the validation rows "
+                f"({self.validation_groups_source_} score), no better than "
+                f"the untrained network ({fit['initial_score']:.3f}). Train "
+                "longer (`max_epochs`), raise `lr`, or check the data.",
+                ConvergenceWarning,
+                stacklevel=find_stack_level(),
+            )
         if self.verbose:
             print(
                 f"{type(self).__name__}: {self.n_epochs_} epochs, best epoch "
@@ -364,6 +377,72 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                 f"({self.validation_groups_source_})"
             )
         return self
+
+    def _set_candidate(self, key, scores):
+        """Record the candidate shift kept (subclasses with candidates)."""
+
+    def _train_network(self, X_train, y_train, extra, scoring, seed):
+        """Fit one network; return it with its validation curve."""
+        data = _torch.training_data(X_train, **extra)
+        callbacks = []
+        if scoring is not None:
+            validation = _torch.GroupValidation(*scoring)
+            callbacks = [
+                ("valid_score", validation),
+                ("early_stopping", _torch.early_stopping(self.n_iter_no_change)),
+            ]
+        if self.verbose:
+            callbacks.append(("progress", _torch.EpochProgress(type(self).__name__)))
+        net = self._build_net(
+            X_train.shape[1], len(self.classes_), callbacks, n_samples=len(X_train)
+        )
+        _torch.fit_net(net, data, _torch.label_tensor(y_train), seed=seed)
+        if scoring is None:
+            return dict(
+                net=net,
+                best_epoch=len(net.history),
+                scores=np.empty(0, dtype=np.float64),
+                best_score=None,
+                initial_score=None,
+            )
+        scores = np.asarray(net.history[:, "valid_score"], dtype=np.float64)
+        best = int(np.argmax(net.history[:, "valid_rank"]))
+        return dict(
+            net=net,
+            best_epoch=best + 1,
+            scores=scores,
+            best_score=float(scores[best]),
+            initial_score=validation.initial_score_,
+        )
+
+
+def _choose_candidate(fits, tolerance=0.02):
+    """Return the first (most parsimonious) candidate within ``tolerance`` of the best.
+
+    As the one-standard-error rule of cross-validated penalties: among
+    candidates whose validation scores differ by noise, the first one, with
+    the weakest shift, is kept.
+    """
+    keys = list(fits)
+    scores = [fits[k]["best_score"] for k in keys]
+    if len(keys) == 1 or any(score is None for score in scores):
+        return keys[0]
+    top = max(scores)
+    return next(k for k in keys if fits[k]["best_score"] >= top - tolerance)
+
+
+def _resolve_batch_size(batch_size, n_samples):
+    """``"auto"``: about 16 steps per epoch, batches of 16 to 256 rows.
+
+    An epoch budget gives a small data set as many updates as a large one
+    gets in a few epochs: 240 rows in batches of 256 make one step an epoch,
+    and 100 epochs of them do not train a network.
+    """
+    if batch_size != "auto":
+        return batch_size
+    if n_samples is None:
+        return 256
+    return int(min(256, max(16, np.ceil(n_samples / 16))))
 
 
 def _strata(y_enc, group_labels):

@@ -2,8 +2,11 @@
 
 from numbers import Real
 
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _torch
@@ -40,16 +43,22 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
 
     Parameters
     ----------
-    temperature : float, default=0.1
+    temperature : float or "auto", default="auto"
         Temperature ``tau`` of the held-out softmax: the strength of the
-        shift. Small values trust the held-out predictions fully (a strong
-        shift); large values flatten them towards the class prior (a weak
-        shift). The knob to search with
+        shift, applied to held-out logits first *calibrated* by temperature
+        scaling against the training labels (``heldout_temperature_``), so
+        that ``tau = 1`` trusts the calibrated held-out probabilities, values
+        below 1 sharpen them (a stronger shift) and ``np.inf`` flattens them
+        to the class prior (the shift is then ``log p(y)``: logit adjustment,
+        which is class balancing). Its meaning does not depend on the scale
+        of the held-out logits. ``"auto"`` trains one network for each of
+        ``tau`` in (inf, 2, 0.5, 0.25) on the same XRM and keeps, on the
+        validation rows, the weakest shift whose score is within 0.02 of the
+        best (``temperature_``, ``temperature_scores_``); without early
+        stopping there is nothing to choose on and ``tau = 1`` is used. A
+        float is the knob to search with
         :class:`~sklearn.model_selection.GridSearchCV` and
-        :class:`~skmat.WorstGroupScorer`. It acts relative to the scale of
-        the held-out logits: when the twins' margins are near 10, every value
-        well below 10 gives a nearly one-hot ``p(yhat | x)`` and so nearly the
-        same shift; search a range that reaches the margins.
+        :class:`~skmat.WorstGroupScorer`.
     xrm : XRMEstimator or None, default=None
         Source of the held-out logits. It is cloned and fitted on the
         training rows at each :meth:`fit`. ``None`` uses an
@@ -79,7 +88,17 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     xrm_ : XRMEstimator or None
         The fitted clone of ``xrm``; None when ``heldout_logits`` were given.
     shift_ : ndarray of shape (n_train, n_classes)
-        The logit shift of the training rows (those not held out).
+        The logit shift of the training rows (those not held out), at
+        ``temperature_``.
+    heldout_temperature_ : float
+        The temperature that calibrates the held-out logits against the
+        training labels; ``temperature`` applies on top of it.
+    temperature_ : float
+        The temperature used: ``temperature``, or the one ``"auto"`` chose.
+    temperature_scores_ : dict
+        Best validation score of the network trained at each candidate
+        temperature (``{temperature_: score}`` for a fixed one; the score
+        is None without early stopping).
     %(early_stopping_attributes)s
     validation_groups_source_ : {"group_labels", "inferred", "class"} or None
         Which groups the validation score used.
@@ -105,12 +124,17 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     (3,)
     >>> clf.validation_groups_source_
     'inferred'
+    >>> sorted(clf.temperature_scores_) == sorted([0.25, 0.5, 2.0, float("inf")])
+    True
     """
 
     _parameter_constraints = {
         **_NETWORK_CONSTRAINTS,
         **_TRAINING_CONSTRAINTS,
-        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "temperature": [
+            Interval(Real, 0, None, closed="right"),
+            StrOptions({"auto"}),
+        ],
         "xrm": [HasMethods(["fit", "infer_group_labels"]), None],
         "memory": [None, str, HasMethods(["cache"])],
     }
@@ -122,7 +146,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     def __init__(
         self,
         *,
-        temperature=0.1,
+        temperature="auto",
         xrm=None,
         memory=None,
         module="linear",
@@ -131,7 +155,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         lr=0.01,
         momentum=0.9,
         weight_decay=0.0,
-        batch_size=256,
+        batch_size="auto",
         max_epochs=100,
         early_stopping=True,
         validation_fraction=0.2,
@@ -222,10 +246,31 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
                 )
         else:
             self.xrm_ = None
-        self.shift_ = _torch.mat_shift(
-            heldout_logits, y_train, self.temperature, len(self.classes_)
+        self.heldout_temperature_ = _calibration_temperature(heldout_logits, y_train)
+        calibrated = np.asarray(heldout_logits, dtype=np.float64) / (
+            self.heldout_temperature_
         )
-        return self.shift_
+        if self.temperature != "auto":
+            temperatures = [float(self.temperature)]
+        elif self.early_stopping:
+            temperatures = list(AUTO_TEMPERATURES)
+        else:
+            # Nothing to choose on: the calibrated held-out probabilities.
+            temperatures = [1.0]
+        self._shifts = {
+            tau: _torch.mat_shift(calibrated, y_train, tau, len(self.classes_))
+            for tau in temperatures
+        }
+        return self._shifts if len(temperatures) > 1 else self._shifts[temperatures[0]]
+
+    def _set_candidate(self, key, scores):
+        if key is None:  # one temperature
+            key = next(iter(self._shifts))
+            scores = {key: scores[None]}
+        self.temperature_ = key
+        self.temperature_scores_ = scores
+        self.shift_ = self._shifts[key]
+        del self._shifts
 
     def infer_group_labels(self, X, y):
         """Infer the groups of labelled data with the fitted XRM.
@@ -251,3 +296,29 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             )
         return self.xrm_.infer_group_labels(X, y)
 
+
+
+# The candidates of temperature="auto", weakest shift first: infinity is no
+# shift beyond the class prior (logit adjustment, i.e. class balancing); the
+# others are relative to the calibrated held-out logits.
+AUTO_TEMPERATURES = (np.inf, 2.0, 0.5, 0.25)
+
+
+def _calibration_temperature(logits, y):
+    """Return the temperature that calibrates held-out logits against labels.
+
+    Minimises the cross-entropy of ``softmax(logits / T)`` with ``y`` over
+    ``T`` (temperature scaling, Guo et al. 2017), so that the MAT
+    temperature ``tau`` acts on calibrated probabilities: ``tau = 1`` trusts
+    them as they are, whatever the scale of the twins' margins.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    rows = np.arange(len(y))
+    if not np.ptp(logits, axis=1).any():
+        return 1.0  # constant logits: every temperature is the same
+
+    def loss(log_t):
+        return -log_softmax(logits / np.exp(log_t), axis=1)[rows, y].mean()
+
+    result = minimize_scalar(loss, bounds=(-7.0, 7.0), method="bounded")
+    return float(np.exp(result.x))

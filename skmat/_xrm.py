@@ -109,7 +109,7 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
         lr=0.01,
         momentum=0.9,
         weight_decay=0.0,
-        batch_size=256,
+        batch_size="auto",
         max_epochs=100,
         selection="last",
         device="cpu",
@@ -153,18 +153,20 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
         self.twin_assignment_ = twin
 
         data = _torch.xrm_training_data(X, twin)
-        recorder = _torch.FlipRateRecorder(keep_best=self.selection == "flip_rate")
+        recorder = _torch.FlipRateRecorder(keep=self.selection)
         callbacks = [("flip_rate", recorder)]
         if self.verbose:
             callbacks.append(("progress", _torch.EpochProgress("XRM")))
-        self.net_ = self._build_net(X.shape[1], n_classes, callbacks)
+        self.net_ = self._build_net(
+            X.shape[1], n_classes, callbacks, n_samples=n_samples
+        )
         _torch.fit_net(
             self.net_, data, _torch.label_tensor(y_enc), seed=int(seed_torch)
         )
-        rates = self.history_[:, "flip_rate"]
-        self.best_epoch_ = (
-            int(np.argmax(rates)) + 1 if self.selection == "flip_rate" else len(rates)
-        )
+        self.best_epoch_ = self.net_.sound_epoch_ or len(self.history_)
+        self.runaway_ = bool(self.net_.runaway_)
+        if self.runaway_:
+            self._warn_runaway()
 
         logits = _torch.predict_logits(self.net_, data["X"])  # (2, n, K)
         rows = np.arange(n_samples)
@@ -194,7 +196,27 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
         return {"n_classes": len(self.classes_)}
 
     def _net_module_factory(self, n_features, n_classes):
-        return _torch.TwinModule.factory(self._module_factory(n_features, n_classes))
+        return _torch.TwinModule.factory(
+            self._module_factory(n_features, n_classes), zero_output=True
+        )
+
+    def _warn_runaway(self):
+        rates = self.history_[:, "max_class_flip_rate"]
+        if self.net_.sound_epoch_:
+            kept = (
+                f"the twins of epoch {self.best_epoch_}, the last where no class "
+                "had more than half its labels flipped, are kept"
+            )
+        else:
+            kept = "no epoch was sound, so the last one is kept"
+        warnings.warn(
+            "XRM's echo chamber ran away: the labels of more than half of a "
+            f"class were flipped (up to {max(rates):.2f} of a class); {kept}. "
+            "The inferred groups may not single out a minority. Lower `lr` or "
+            "`max_epochs`, or use `optimizer='sgd'`.",
+            DegenerateEnvironmentWarning,
+            stacklevel=find_stack_level(),
+        )
 
     @staticmethod
     def _mistakes(logits, y_enc):

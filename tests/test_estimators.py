@@ -183,7 +183,12 @@ def test_precomputed_heldout_logits_skip_xrm(blobs):
     clf = MATClassifier(**FAST, temperature=2.0, early_stopping=False, random_state=0)
     clf.fit(X, y, heldout_logits=heldout)
     assert clf.xrm_ is None
-    np.testing.assert_allclose(clf.shift_, mat_shift(heldout, y, 2.0, 2), atol=1e-6)
+    # The temperature acts on the held-out logits calibrated against y.
+    calibrated = heldout / clf.heldout_temperature_
+    np.testing.assert_allclose(
+        clf.shift_, mat_shift(calibrated, y, 2.0, 2), atol=1e-6
+    )
+    assert clf.temperature_ == 2.0
     assert clf.validation_groups_source_ is None
     with pytest.raises(AttributeError, match="no XRM"):
         clf.infer_group_labels(X, y)
@@ -455,3 +460,72 @@ def test_scorer_refuses_to_drop_group_labels_when_routing_is_off(blobs):
         search.fit(X, y, group_labels=g)
     fitted = MATClassifier(**FAST, random_state=0).fit(X, y, group_labels=g)
     assert WorstGroupScorer()(fitted, X, y, group_labels=g) >= 0.0
+
+
+def _nll(logits, y):
+    from scipy.special import log_softmax
+
+    return -log_softmax(logits, axis=1)[np.arange(len(y)), y].mean()
+
+
+def test_heldout_logits_are_calibrated_before_the_temperature(blobs):
+    X, y = blobs
+    rng = np.random.RandomState(0)
+    # Informative but overconfident held-out logits: the right class scaled
+    # up by 8, with noise.
+    heldout = 8 * (np.eye(2)[y] + rng.randn(len(X), 2))
+    shifts = []
+    for scale in (1.0, 10.0):
+        clf = MATClassifier(
+            **FAST, temperature=1.0, early_stopping=False, random_state=0
+        ).fit(X, y, heldout_logits=scale * heldout)
+        t = clf.heldout_temperature_
+        calibrated = scale * heldout / t
+        # T minimises the held-out cross-entropy.
+        assert _nll(calibrated, y) <= _nll(calibrated * 1.05, y) + 1e-9
+        assert _nll(calibrated, y) <= _nll(calibrated / 1.05, y) + 1e-9
+        shifts.append(clf.shift_)
+    # tau acts on calibrated logits: scaling them changes nothing.
+    np.testing.assert_allclose(shifts[0], shifts[1], atol=1e-4)
+
+
+def test_infinite_temperature_is_logit_adjustment(blobs):
+    X, y = blobs
+    heldout = np.random.RandomState(0).randn(len(X), 2) * 5
+    clf = MATClassifier(
+        **FAST, temperature=np.inf, early_stopping=False, random_state=0
+    ).fit(X, y, heldout_logits=heldout)
+    prior = np.bincount(y) / len(y)
+    np.testing.assert_allclose(clf.shift_, np.tile(np.log(prior), (len(y), 1)),
+                               atol=1e-6)
+
+
+def test_auto_temperature_trains_every_candidate_and_keeps_the_parsimonious_one(
+    blobs,
+):
+    from skmat._mat import AUTO_TEMPERATURES
+
+    X, y = blobs
+    clf = MATClassifier(**FAST, random_state=0).fit(X, y)
+    assert list(clf.temperature_scores_) == list(AUTO_TEMPERATURES)
+    scores = clf.temperature_scores_
+    best = max(scores.values())
+    # The first candidate (weakest shift) within 0.02 of the best is kept.
+    kept = next(t for t in AUTO_TEMPERATURES if scores[t] >= best - 0.02)
+    assert clf.temperature_ == kept
+    assert clf.best_validation_score_ == scores[kept]
+    np.testing.assert_allclose(
+        clf.best_validation_score_, clf.validation_score_[clf.best_epoch_ - 1]
+    )
+
+
+def test_explicit_temperatures_change_the_model(blobs):
+    X, y = blobs
+    heldout = 8 * (np.eye(2)[y] + np.random.RandomState(0).randn(len(X), 2))
+    probas = [
+        MATClassifier(**FAST, temperature=t, early_stopping=False, random_state=0)
+        .fit(X, y, heldout_logits=heldout)
+        .predict_proba(X)
+        for t in (0.25, 4.0)
+    ]
+    assert np.abs(probas[0] - probas[1]).max() > 1e-3

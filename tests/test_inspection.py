@@ -471,14 +471,16 @@ def test_plot_training_curves(pyplot, tmp_path):
     ax = plot_training_curves(erm)
     _save(ax, tmp_path, "training_curves")
     labels = [line.get_label() for line in ax.get_lines()]
-    # Early stopping kept epoch 1 of 3: a dashed line marks it.
-    assert (erm.best_epoch_, erm.n_epochs_) == (1, 3)
-    assert labels == ["train_loss", "valid_wga", "valid_acc", "best epoch (1)"]
-    np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), [1, 2, 3])
-    np.testing.assert_allclose(
-        ax.get_lines()[1].get_ydata(), erm.net_.history[:, "valid_wga"]
+    # A dashed line marks the epoch early stopping kept.
+    assert labels == ["train_loss", "valid_loss", "valid_score", "valid_acc",
+                      f"best epoch ({erm.best_epoch_})"]
+    np.testing.assert_array_equal(
+        ax.get_lines()[0].get_xdata(), np.arange(1, erm.n_epochs_ + 1)
     )
-    assert ax.get_lines()[3].get_linestyle() == "--"
+    np.testing.assert_allclose(
+        ax.get_lines()[2].get_ydata(), erm.net_.history[:, "valid_score"]
+    )
+    assert ax.get_lines()[4].get_linestyle() == "--"
     assert ax.get_xlabel() == "Epoch"
     assert _legend_texts(ax) == labels
 
@@ -490,10 +492,12 @@ def test_plot_training_curves(pyplot, tmp_path):
     np.testing.assert_allclose(
         ax2.get_lines()[0].get_ydata(), xrm.history_[:, "flip_rate"]
     )
-    assert _legend_texts(plot_training_curves(xrm)) == ["train_loss", "flip_rate"]
+    assert _legend_texts(plot_training_curves(xrm)) == [
+        "train_loss", "flip_rate", "max_class_flip_rate"
+    ]
 
     with pytest.raises(ValueError, match="Unknown history keys"):
-        plot_training_curves(xrm, keys=["valid_wga"])
+        plot_training_curves(xrm, keys=["valid_score"])
     with pytest.raises(ValueError, match="no training history"):
         plot_training_curves(LogisticRegression())
 

@@ -1,63 +1,110 @@
 """skorch callbacks: flip rate, worst-group validation, progress, stopping."""
 
 import numpy as np
+from scipy.special import logsumexp
 from skorch.callbacks import Callback, EarlyStopping
 
-from ..metrics import worst_class_accuracy, worst_group_accuracy
+from ..utils._selection import LOSS_TIE_BREAK_WEIGHT, validation_score
 from ._engine import predict_logits
 
 
 class FlipRateRecorder(Callback):
-    """Record XRM's flip rate each epoch and keep the twins of its best epoch."""
+    """Record XRM's flip rates each epoch and keep the twins of the chosen epoch.
 
-    def __init__(self, keep_best=True):
-        self.keep_best = keep_best
+    ``keep="flip_rate"`` keeps the epoch with the highest flip rate;
+    ``keep="last"`` keeps the last *sound* epoch: one where no class has more
+    than ``max_class_flip`` of its labels flipped. Past that share the echo
+    chamber has inverted the class or relabelled it at random, and the
+    held-out logits no longer single out a minority. ``net.runaway_`` tells
+    whether the last epoch was unsound; ``net.sound_epoch_`` is the epoch
+    restored, 0 when the last one is kept (it was sound, or none was).
+    """
+
+    def __init__(self, keep="last", max_class_flip=0.5):
+        self.keep = keep
+        self.max_class_flip = max_class_flip
 
     def on_train_begin(self, net, **kwargs):
         self.best_rate_ = -1.0
         self.best_state_ = None
         self.best_labels_ = None
+        self.best_epoch_ = 0
+
+    def _snapshot(self, net):
+        self.best_state_ = {
+            k: v.detach().clone() for k, v in net.module_.state_dict().items()
+        }
+        self.best_labels_ = net.labels_.clone()
+        self.best_epoch_ = len(net.history)
 
     def on_epoch_end(self, net, **kwargs):
         rate = net.flip_rate()
+        by_class = net.class_flip_rates()
         net.history.record("flip_rate", rate)
-        if rate > self.best_rate_:
-            self.best_rate_ = rate
-            if self.keep_best:
-                self.best_state_ = {
-                    k: v.detach().clone() for k, v in net.module_.state_dict().items()
-                }
-                self.best_labels_ = net.labels_.clone()
+        net.history.record("max_class_flip_rate", max(by_class))
+        sound = max(by_class) <= self.max_class_flip
+        if self.keep == "flip_rate":
+            if rate > self.best_rate_ and sound:
+                self.best_rate_ = rate
+                self._snapshot(net)
+        elif sound:
+            self._snapshot(net)
 
     def on_train_end(self, net, **kwargs):
-        if self.keep_best and self.best_state_ is not None:
+        last = net.history[-1, "max_class_flip_rate"]
+        net.runaway_ = last > self.max_class_flip
+        restore = self.best_state_ is not None and (
+            self.keep == "flip_rate" or net.runaway_
+        )
+        net.sound_epoch_ = self.best_epoch_ if restore else 0
+        if restore:
             net.module_.load_state_dict(self.best_state_)
             net.labels_ = self.best_labels_
+        self.best_state_ = self.best_labels_ = None
 
 
 class GroupValidation(Callback):
-    """Score worst-group accuracy on a fixed validation set every epoch.
+    """Score the network on a fixed validation set every epoch.
 
-    ``groups`` are integer group ids of the validation rows, or ``None`` for
-    worst-class accuracy.
+    ``source`` and ``groups`` say what is scored (see
+    :func:`skmat.utils._selection.validation_score`): ``"group_labels"``
+    (worst-group accuracy on true groups), ``"inferred"`` (XRM's groups) or
+    ``"class"`` (worst-class accuracy). Records ``valid_score``, the score,
+    ``valid_rank``, the score with a small tie-break (what early stopping
+    monitors: balanced accuracy, then the validation loss break ties),
+    ``valid_acc`` and ``valid_loss``. ``initial_score_`` holds the score of the
+    network before its first step.
     """
 
-    def __init__(self, X_valid, y_valid, groups, name="valid_wga"):
+    def __init__(self, X_valid, y_valid, groups, source="class"):
         self.X_valid = X_valid
         self.y_valid = y_valid
         self.groups = groups
-        self.name = name
+        self.source = source
+
+    def _score(self, net):
+        logits = predict_logits(net, self.X_valid).astype(np.float64)
+        y_pred = logits.argmax(axis=1)
+        score, rank = validation_score(self.y_valid, y_pred, self.groups, self.source)
+        # The validation loss breaks the ties left: among epochs with the same
+        # accuracies, the better fitted one (small validation sets score in
+        # coarse steps, and an epoch of a barely trained network can tie).
+        rows = np.arange(len(y_pred))
+        log_proba = logits - logsumexp(logits, axis=1, keepdims=True)
+        loss = float(-log_proba[rows, self.y_valid].mean())
+        rank -= LOSS_TIE_BREAK_WEIGHT * min(loss, 100.0)
+        return score, rank, float(np.mean(y_pred == self.y_valid)), loss
+
+    def on_train_begin(self, net, **kwargs):
+        if not len(net.history) or "valid_score" not in net.history[-1]:
+            self.initial_score_ = self._score(net)[0]
 
     def on_epoch_end(self, net, **kwargs):
-        y_pred = predict_logits(net, self.X_valid).argmax(axis=1)
-        if self.groups is None:
-            score = worst_class_accuracy(self.y_valid, y_pred)
-        else:
-            score = worst_group_accuracy(
-                self.y_valid, y_pred, group_labels=self.groups
-            )
-        net.history.record(self.name, float(score))
-        net.history.record("valid_acc", float(np.mean(y_pred == self.y_valid)))
+        score, rank, acc, loss = self._score(net)
+        net.history.record("valid_score", score)
+        net.history.record("valid_rank", rank)
+        net.history.record("valid_acc", acc)
+        net.history.record("valid_loss", loss)
 
     def on_train_end(self, net, **kwargs):
         # Do not keep a copy of the validation data inside the fitted net.
@@ -67,7 +114,7 @@ class GroupValidation(Callback):
 class EpochProgress(Callback):
     """A tqdm progress bar over epochs, with the latest scores as postfix."""
 
-    def __init__(self, desc, keys=("train_loss", "valid_wga", "flip_rate")):
+    def __init__(self, desc, keys=("train_loss", "valid_score", "flip_rate")):
         self.desc = desc
         self.keys = keys
 
@@ -89,7 +136,7 @@ class EpochProgress(Callback):
         del self.bar_
 
 
-def early_stopping(patience, monitor="valid_wga"):
+def early_stopping(patience, monitor="valid_rank"):
     """Stop on the validation metric and restore the best epoch's weights."""
     return EarlyStopping(
         monitor=monitor,

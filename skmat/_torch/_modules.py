@@ -38,16 +38,32 @@ class MLPModule(nn.Module):
 
 
 class TwinModule(nn.Module):
-    """Two independent copies of a module; forward returns ``(2, B, K)``."""
+    """Two independent copies of a module; forward returns ``(2, B, K)``.
 
-    def __init__(self, make_module):
+    With ``zero_output=True`` the output layer of each twin (its last
+    ``nn.Linear``) starts at zero, so that both twins start from uniform
+    predictions. XRM's echo chamber flips a label with a probability that
+    grows with the held-out twin's confidence: a randomly initialised twin
+    can be confidently wrong before it has seen a label (easily separable
+    data, large margins) and invert a whole class. From zero, labels are only
+    flipped once the twins have learnt something from them.
+    """
+
+    def __init__(self, make_module, zero_output=False):
         super().__init__()
         self.twins = nn.ModuleList([make_module(), make_module()])
+        if zero_output:
+            for twin in self.twins:
+                linear = [m for m in twin.modules() if isinstance(m, nn.Linear)]
+                if linear:
+                    nn.init.zeros_(linear[-1].weight)
+                    if linear[-1].bias is not None:
+                        nn.init.zeros_(linear[-1].bias)
 
     @classmethod
-    def factory(cls, make_module):
+    def factory(cls, make_module, zero_output=False):
         """Return a picklable zero-argument factory of twins."""
-        return functools.partial(cls, make_module=make_module)
+        return functools.partial(cls, make_module=make_module, zero_output=zero_output)
 
     def forward(self, X):
         return torch.stack([twin(X) for twin in self.twins])

@@ -160,6 +160,14 @@ class XRMNet(_ArrayNet):
     def flip_rate(self):
         return float((self.labels_ != self.true_labels_).float().mean())
 
+    def class_flip_rates(self):
+        """Share of flipped labels within each true class (absent class: 0)."""
+        flipped = (self.labels_ != self.true_labels_).double()
+        counts = torch.bincount(self.true_labels_, minlength=self.n_classes)
+        sums = torch.zeros(self.n_classes, dtype=torch.float64)
+        sums.index_add_(0, self.true_labels_, flipped)
+        return (sums / counts.clamp_min(1)).tolist()
+
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         Xi, _ = unpack_data(batch)

@@ -131,7 +131,7 @@ class GroupDROClassifier(_XRMSourceMixin, _NetworkClassifier):
         lr=0.01,
         momentum=0.9,
         weight_decay=0.0,
-        batch_size=256,
+        batch_size="auto",
         max_epochs=100,
         early_stopping=True,
         validation_fraction=0.2,

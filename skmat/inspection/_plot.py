@@ -31,7 +31,10 @@ __all__ = [
 # History entries that are bookkeeping, not curves.
 _HISTORY_SKIP = {"epoch", "dur", "batches", "train_batch_count", "valid_batch_count"}
 # Curves drawn first, in this order, when present.
-_HISTORY_FIRST = ["train_loss", "valid_loss", "valid_wga", "valid_acc", "flip_rate"]
+_HISTORY_FIRST = ["train_loss", "valid_loss", "valid_score", "valid_acc", "flip_rate"]
+# Bookkeeping entries left out of the default plot: the early-stopping rank
+# (the validation score plus tie-breaks).
+_HISTORY_HIDDEN = {"valid_rank"}
 
 
 def _pyplot():
@@ -490,9 +493,10 @@ def plot_training_curves(estimator, *, keys=None, ax=None):
         :class:`~skmat.XRMEstimator`, the baselines), or a skorch net or
         history.
     keys : list of str, default=None
-        History entries to plot, e.g. ``["train_loss", "valid_wga"]``.
-        Defaults to every numeric entry: ``train_loss``, ``valid_wga`` and
-        ``valid_acc`` (with early stopping), ``flip_rate`` (XRM), ...
+        History entries to plot, e.g. ``["train_loss", "valid_score"]``.
+        Defaults to every numeric entry: ``train_loss``, ``valid_loss``,
+        ``valid_score`` and ``valid_acc`` (with early stopping),
+        ``flip_rate`` and ``max_class_flip_rate`` (XRM), ...
     ax : matplotlib Axes, default=None
         Axes to draw on; a new figure is created when None.
 
@@ -519,7 +523,7 @@ def plot_training_curves(estimator, *, keys=None, ax=None):
     available = _numeric_keys(history)
     if keys is None:
         keys = [k for k in _HISTORY_FIRST if k in available]
-        keys += [k for k in available if k not in keys]
+        keys += [k for k in available if k not in keys and k not in _HISTORY_HIDDEN]
         if not keys:
             raise ValueError("The training history has no numeric entries to plot.")
     else:

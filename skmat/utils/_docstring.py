@@ -31,8 +31,10 @@ momentum : float, default=0.9
     Momentum, for optimizers that take it.
 weight_decay : float, default=0.0
     Weight decay (L2 penalty).
-batch_size : int or None, default=256
-    Rows per step; ``None`` trains on the full batch.
+batch_size : int, "auto" or None, default="auto"
+    Rows per step; ``None`` trains on the full batch. ``"auto"`` takes
+    ``clip(n_train / 16, 16, 256)`` rows, about 16 steps per epoch on small
+    data sets, so that the epoch budget trains small and large data alike.
 max_epochs : int, default=100
     Number of passes over the training rows; early stopping, where the
     estimator has it, may end training sooner."""
@@ -40,10 +42,14 @@ max_epochs : int, default=100
 _EARLY_STOPPING_PARAMS = """\
 early_stopping : bool, default=True
     Hold out a stratified ``validation_fraction`` of the rows, stop after
-    ``n_iter_no_change`` epochs without a better worst-group validation
-    accuracy and keep the best epoch. The validation rows are grouped by
-    the ``group_labels`` given to :meth:`fit`, else by the groups that the
-    estimator's fitted XRM infers (when it has one), else by class.
+    ``n_iter_no_change`` epochs without a better validation score and keep
+    the best epoch (ties go to the better balanced accuracy). The score is
+    the worst-group accuracy on the ``group_labels`` given to :meth:`fit`;
+    else, for estimators with a fitted XRM, ``0.3 * worst-class + 0.7 *
+    worst inferred-group accuracy`` (each inferred group shrunk towards the
+    overall accuracy by 5 pseudo-rows, so that a handful of rows cannot
+    decide); else the worst-class accuracy. A warning says when the kept
+    network scores no better than the untrained one.
     ``False`` trains ``max_epochs`` epochs on all rows and keeps the last
     one. An explicit ``X_val, y_val`` given to :meth:`fit` replaces the
     held-out rows.

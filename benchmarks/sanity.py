@@ -1,0 +1,144 @@
+"""Ordinary data at defaults: is each estimator a dependable classifier?
+
+A user who does not know whether their data hold a shortcut fits
+``MATClassifier()`` as they would fit ``LogisticRegression()``. This script
+fits every estimator at its defaults after a ``StandardScaler``, on data with
+no spurious feature, and prints the test accuracy of a 70/30 split:
+
+* ``make_blobs(300)`` (3 classes), iris, wine, breast cancer, digits (10
+  classes), ``make_classification(2000)`` and
+  ``make_classification(20000, n_features=50)``;
+* scikit-learn's ``LogisticRegression`` and ``MLPClassifier`` (what a user
+  already has), skmat's ``ERMClassifier``, ``XRMEstimator.predict`` (the
+  twins' average) and ``MATClassifier``.
+
+The bars (issue 11): ERM >= LogisticRegression - 0.02 and MAT >=
+LogisticRegression - 0.03 on every row; the script prints which rows miss them.
+
+Run ``python benchmarks/sanity.py`` (about four minutes on two cores with one
+seed); the table is printed and written to ``docs/results/sanity.{csv,md}``.
+"""
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import torch
+from sklearn import datasets
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skmat import MATClassifier, XRMEstimator
+from skmat.baselines import ERMClassifier
+
+DATASETS = {
+    "make_blobs(300), 3 classes": lambda s: datasets.make_blobs(300, random_state=s),
+    "iris": lambda s: datasets.load_iris(return_X_y=True),
+    "wine": lambda s: datasets.load_wine(return_X_y=True),
+    "breast_cancer": lambda s: datasets.load_breast_cancer(return_X_y=True),
+    "digits (10 classes)": lambda s: datasets.load_digits(return_X_y=True),
+    "make_classification(2000)": lambda s: datasets.make_classification(
+        2000, random_state=s
+    ),
+    "make_classification(20000, 50 features)": lambda s: (
+        datasets.make_classification(20000, n_features=50, random_state=s)
+    ),
+}
+
+ESTIMATORS = {
+    "LogisticRegression": lambda s: LogisticRegression(max_iter=1000),
+    "MLPClassifier": lambda s: MLPClassifier(max_iter=500, random_state=s),
+    "ERMClassifier": lambda s: ERMClassifier(random_state=s),
+    "XRMEstimator.predict": lambda s: XRMEstimator(random_state=s),
+    "MATClassifier": lambda s: MATClassifier(random_state=s),
+}
+
+BARS = {"ERMClassifier": 0.02, "MATClassifier": 0.03}
+
+
+def run(seeds):
+    rows = []
+    for name, load in DATASETS.items():
+        for seed in seeds:
+            X, y = load(seed)
+            X_train, X_test, y_train, y_test = train_test_split(
+                X, y, test_size=0.3, random_state=seed
+            )
+            for method, make in ESTIMATORS.items():
+                model = make_pipeline(StandardScaler(), make(seed))
+                start = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model.fit(X_train, y_train)
+                rows.append(
+                    dict(
+                        dataset=name,
+                        method=method,
+                        seed=seed,
+                        accuracy=model.score(X_test, y_test),
+                        fit_seconds=time.perf_counter() - start,
+                    )
+                )
+                print(f"{name:42s} {method:22s} seed {seed}: "
+                      f"{rows[-1]['accuracy']:.3f} ({rows[-1]['fit_seconds']:.1f} s)",
+                      flush=True)
+    return pd.DataFrame(rows)
+
+
+def table(results):
+    mean = results.pivot_table(
+        index="dataset", columns="method", values="accuracy", aggfunc="mean"
+    )
+    mean = mean.loc[list(DATASETS), list(ESTIMATORS)]
+    return mean
+
+
+def misses(mean):
+    out = []
+    for method, slack in BARS.items():
+        gap = mean[method] - (mean["LogisticRegression"] - slack)
+        for dataset in gap[gap < 0].index:
+            out.append(
+                f"{method} on {dataset}: {mean.loc[dataset, method]:.3f} < "
+                f"LogisticRegression {mean.loc[dataset, 'LogisticRegression']:.3f}"
+                f" - {slack}"
+            )
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--output-dir", type=Path, default=Path("docs/results"))
+    args = parser.parse_args()
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+    results = run(range(args.seeds))
+    mean = table(results)
+    results.to_csv(args.output_dir / "sanity.csv", index=False)
+    lines = [
+        f"Test accuracy at defaults (StandardScaler first, 70/30 split, mean of "
+        f"{args.seeds} seed(s)); made by `python benchmarks/sanity.py "
+        f"--seeds {args.seeds}`.",
+        "",
+        "| data | " + " | ".join(mean.columns) + " |",
+        "|---" * (len(mean.columns) + 1) + "|",
+    ]
+    for dataset, row in mean.iterrows():
+        lines.append(f"| {dataset} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
+    failed = misses(mean)
+    verdict = "all rows meet them." if not failed else "missed: " + "; ".join(failed)
+    lines += ["", f"Bars (ERM >= LR - 0.02, MAT >= LR - 0.03): {verdict}"]
+    text = "\n".join(lines) + "\n"
+    (args.output_dir / "sanity.md").write_text(text)
+    print()
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
