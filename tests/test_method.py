@@ -1,0 +1,293 @@
+"""The method itself, pinned to its formulas on hand-built cases.
+
+XRM's label flipping and class-balanced loss (Pezeshki et al. 2024), MAT's
+shift and its limits (Bayat et al. 2025), and early stopping that restores
+the weights of the best epoch.
+"""
+
+import functools
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import log_softmax
+from sklearn.datasets import make_classification
+from torch import nn
+from torch.nn import functional as F
+
+from skmat import MATClassifier
+from skmat._torch import XRMNet, build_net, class_balanced_cross_entropy, mat_shift
+from skmat.metrics import worst_group_accuracy
+
+
+# --------------------------------------------------------------------------
+# XRM: label flipping and the class-balanced loss
+# --------------------------------------------------------------------------
+class _FixedTwins(nn.Module):
+    """Twins whose logits are read from the row: X = [twin 0 | twin 1].
+
+    The twins' outputs are then fixed by the data, whatever the training
+    does (``offset`` only gives the optimizer a parameter to step on).
+    """
+
+    def __init__(self, n_classes):
+        super().__init__()
+        self.n_classes = n_classes
+        self.offset = nn.Parameter(torch.zeros(()))
+
+    def forward(self, X):
+        k = self.n_classes
+        return torch.stack([X[:, :k], X[:, k:]]) + self.offset
+
+
+def _fixed_twin_net(y, n_classes):
+    net = build_net(
+        XRMNet,
+        functools.partial(_FixedTwins, n_classes),
+        optimizer="sgd",
+        lr=0.0,
+        momentum=0.0,
+        weight_decay=0.0,
+        batch_size=None,
+        max_epochs=1,
+        device="cpu",
+        n_classes=n_classes,
+    )
+    net.initialize()
+    net.start_labels(torch.as_tensor(y))
+    return net
+
+
+def _ce_by_hand(logits, labels):
+    return -log_softmax(logits, axis=1)[np.arange(len(labels)), labels]
+
+
+def _class_balanced_by_hand(logits, labels, mask, n_classes):
+    ce = _ce_by_hand(logits, labels)
+    return sum(
+        ce[mask & (labels == c)].mean()
+        for c in range(n_classes)
+        if np.any(mask & (labels == c))
+    )
+
+
+def test_class_balanced_cross_entropy_is_the_sum_of_per_class_means():
+    logits = np.array(
+        [[2.0, 0.0, -1.0], [0.5, 0.5, 0.0], [-1.0, 3.0, 0.0],
+         [0.0, 0.0, 0.0], [1.0, -2.0, 4.0], [0.3, 0.2, 0.1]]
+    )
+    labels = np.array([0, 0, 1, 1, 1, 2])
+    mask = np.array([True, True, True, False, True, False])
+    got = class_balanced_cross_entropy(
+        torch.as_tensor(logits), torch.as_tensor(labels), torch.as_tensor(mask), 3
+    )
+    ce = _ce_by_hand(logits, labels)
+    # class 0: rows 0 and 1; class 1: rows 2 and 4 (row 3 is masked out);
+    # class 2 has no unmasked row and adds nothing.
+    expected = (ce[0] + ce[1]) / 2 + (ce[2] + ce[4]) / 2
+    assert float(got) == pytest.approx(expected, rel=1e-12)
+    # Not the plain mean over the unmasked rows, which weighs classes by size.
+    assert expected != pytest.approx(ce[mask].mean())
+
+
+def test_xrm_flips_labels_to_the_heldout_twins_guess_at_the_stated_rate():
+    """P(flip) = (p_max - 1/K) K / (K - 1) from the *held-out* twin only."""
+    k, n_per_kind, n_steps = 3, 100, 40
+    rng = np.random.RandomState(0)
+    kinds = np.repeat([0, 1, 2], n_per_kind)  # held-out p_max: 1/3, 0.6, ~1
+    n = len(kinds)
+    y = rng.randint(k, size=n)
+    twin = rng.randint(2, size=n)
+    guess = np.where(kinds == 2, (y + 2) % k, (y + 1) % k)
+    heldout = np.zeros((n, k))
+    # softmax([log 3, 0, 0]) has p_max = 3 / 5 = 0.6; a margin of 50 is ~1.
+    heldout[np.arange(n), guess] = np.select([kinds == 1, kinds == 2], [np.log(3), 50])
+    # The held-in twin is sure of yet another class: were its softmax used,
+    # every row would flip, and to the wrong class.
+    heldin = np.zeros((n, k))
+    heldin[np.arange(n), (guess + 1) % k] = 50.0
+    logits = np.zeros((2, n, k))
+    rows = np.arange(n)
+    logits[1 - twin, rows] = heldout
+    logits[twin, rows] = heldin
+    X = np.concatenate([logits[0], logits[1]], axis=1)
+
+    net = _fixed_twin_net(y, k)
+    order = rng.permutation(n)  # a batch in shuffled order: rows by `index`
+    batch = (
+        {
+            "X": torch.as_tensor(X[order], dtype=torch.float32),
+            "index": torch.as_tensor(order),
+            "twin": torch.as_tensor(twin[order]),
+        },
+        torch.as_tensor(y[order]),
+    )
+    expected_p = np.array([0.0, (0.6 - 1 / k) * k / (k - 1), 1.0])
+    flips = np.zeros(n)
+    torch.manual_seed(0)
+    for _ in range(n_steps):
+        net.labels_ = torch.as_tensor(y).clone()  # each step from the true labels
+        step = net.train_step_single(batch)
+        labels = net.labels_.numpy()
+        flipped = labels != y
+        # A flipped label is the held-out twin's argmax, never another class.
+        np.testing.assert_array_equal(labels[flipped], guess[flipped])
+        flips += flipped
+        # The loss of the step: the class-balanced loss of each twin on its
+        # own rows, with the labels before the flips.
+        loss = sum(
+            _class_balanced_by_hand(
+                logits[t][order], y[order], twin[order] == t, k
+            )
+            for t in (0, 1)
+        )
+        assert float(step["loss"].detach()) == pytest.approx(loss, rel=1e-5)
+    np.testing.assert_array_equal(net.true_labels_.numpy(), y)
+    rates = np.array([flips[kinds == i].mean() / n_steps for i in range(3)])
+    trials = n_per_kind * n_steps
+    # Binomial tolerance: 4 standard deviations (0 and 1 are exact).
+    tolerance = 4 * np.sqrt(expected_p * (1 - expected_p) / trials) + 1e-12
+    assert np.all(np.abs(rates - expected_p) <= tolerance), (rates, expected_p)
+    assert rates[0] == 0.0 and rates[2] == 1.0
+
+
+def test_xrm_keeps_flipped_labels_from_step_to_step():
+    """The dynamic labels persist: a later step starts from the flipped ones."""
+    k, n = 2, 50
+    y = np.arange(n) % 2
+    twin = np.arange(n) // 2 % 2
+    # Both twins are sure of the other class on every row: p_flip = 1.
+    logits = np.zeros((2, n, k))
+    logits[:, np.arange(n), 1 - y] = 50.0
+    X = np.concatenate([logits[0], logits[1]], axis=1)
+    net = _fixed_twin_net(y, k)
+    batch = (
+        {
+            "X": torch.as_tensor(X, dtype=torch.float32),
+            "index": torch.arange(n),
+            "twin": torch.as_tensor(twin),
+        },
+        torch.as_tensor(y),
+    )
+    net.train_step_single(batch)
+    np.testing.assert_array_equal(net.labels_.numpy(), 1 - y)
+    assert net.flip_rate() == 1.0
+    # The second step trains on the flipped labels: they now agree with the
+    # twins, so its loss is the (near-zero) loss of confident right answers.
+    step = net.train_step_single(batch)
+    assert float(step["loss"].detach()) < 1e-10
+    np.testing.assert_array_equal(net.true_labels_.numpy(), y)
+
+
+# --------------------------------------------------------------------------
+# MAT: the shift and its limits
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("scale", [0.1, 10.0])
+@pytest.mark.parametrize("tau", [0.25, 2.0])
+def test_shift_depends_on_the_logits_over_the_temperature_only(scale, tau):
+    rng = np.random.RandomState(0)
+    heldout = rng.randn(60, 3) * 4
+    y = rng.randint(3, size=60)
+    np.testing.assert_allclose(
+        mat_shift(scale * heldout, y, scale * tau, 3),
+        mat_shift(heldout, y, tau, 3),
+        rtol=1e-5, atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("tau", [np.inf, 1e9])
+def test_infinite_temperature_gives_the_log_prior_on_every_row(tau):
+    rng = np.random.RandomState(0)
+    heldout = rng.randn(60, 3) * 10  # confident, varied held-out logits
+    y = np.r_[np.zeros(30, int), np.ones(20, int), np.full(10, 2)]
+    log_prior = np.log(np.bincount(y) / len(y))
+    np.testing.assert_allclose(
+        mat_shift(heldout, y, tau, 3), np.tile(log_prior, (60, 1)), atol=1e-6
+    )
+
+
+def _fitted_mat():
+    X, y = make_classification(n_samples=80, n_features=4, random_state=0)
+    heldout = np.random.RandomState(0).randn(len(X), 2) * 3
+    clf = MATClassifier(
+        max_epochs=2, temperature=0.5, early_stopping=False, random_state=0
+    ).fit(X, y, heldout_logits=heldout)
+    return clf, X, y
+
+
+def test_training_loss_with_a_zero_shift_is_plain_cross_entropy():
+    clf, X, y = _fitted_mat()
+    xb = torch.as_tensor(X[:10], dtype=torch.float32)
+    yb = torch.as_tensor(y[:10])
+    with torch.no_grad():
+        logits = clf.net_.module_(xb)
+    loss = clf.net_.get_loss(
+        logits, yb, X={"X": xb, "shift": torch.zeros_like(logits)}, training=True
+    )
+    assert float(loss) == pytest.approx(float(F.cross_entropy(logits, yb)), rel=1e-6)
+
+
+def test_the_fit_adds_each_rows_own_shift_in_the_training_loss(monkeypatch):
+    """During fit the loss sees f(x_i) + shift_i of the same row, every step."""
+    from skmat._torch import _nets
+
+    seen = []
+    original = _nets.MATNet.get_loss
+
+    def spy(self, y_pred, y_true, X=None, training=False):
+        if training:
+            seen.append((X["X"].clone(), X["shift"].clone(), y_pred.detach().clone(),
+                         y_true.clone(), original(self, y_pred, y_true, X, training)))
+        return original(self, y_pred, y_true, X, training)
+
+    monkeypatch.setattr(_nets.MATNet, "get_loss", spy)
+    clf, X, y = _fitted_mat()
+    X32 = X.astype(np.float32)
+    assert len(seen) == clf.n_epochs_ * int(np.ceil(len(X) / 16))
+    for xb, shift, y_pred, yb, loss in seen:
+        rows = [int(np.flatnonzero((X32 == row).all(axis=1))[0]) for row in xb.numpy()]
+        np.testing.assert_array_equal(shift.numpy(), clf.shift_[rows])
+        expected = F.cross_entropy(y_pred + shift, yb)
+        assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+
+
+# --------------------------------------------------------------------------
+# Early stopping restores the best epoch
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def noisy():
+    X, y = make_classification(
+        n_samples=200, n_features=6, n_informative=4, flip_y=0.2, random_state=0
+    )
+    g = (X[:, 0] > 0).astype(int)
+    heldout = np.random.RandomState(0).randn(len(X), 2)
+    return X, y, g, heldout
+
+
+def test_early_stopping_restores_the_weights_of_the_best_epoch(noisy):
+    X, y, g, heldout = noisy
+    kw = dict(module="linear", lr=0.05, max_epochs=10, temperature=1.0,
+              random_state=0)
+    tr, va = slice(0, 150), slice(150, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MATClassifier(**kw, n_iter_no_change=10).fit(
+            X[tr], y[tr], heldout_logits=heldout[tr],
+            X_val=X[va], y_val=y[va], group_labels_val=g[va],
+        )
+    assert clf.n_epochs_ == 10
+    # These settings peak before the last epoch, at a different score.
+    assert clf.best_epoch_ < clf.n_epochs_
+    scores = clf.validation_score_
+    assert scores[clf.best_epoch_ - 1] != scores[-1]
+    # The kept network scores what its epoch recorded, not the last epoch.
+    kept = worst_group_accuracy(y[va], clf.predict(X[va]), group_labels=g[va])
+    assert kept == pytest.approx(clf.best_validation_score_, abs=1e-12)
+    assert clf.best_validation_score_ == scores[clf.best_epoch_ - 1]
+    # And it is the very network of that epoch: training stopped there (no
+    # validation split is made with X_val, so the runs share every seed).
+    stopped = MATClassifier(**{**kw, "max_epochs": clf.best_epoch_},
+                            early_stopping=False)
+    stopped.fit(X[tr], y[tr], heldout_logits=heldout[tr])
+    np.testing.assert_array_equal(stopped.predict_proba(X), clf.predict_proba(X))
