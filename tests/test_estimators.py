@@ -18,6 +18,7 @@ from skmat._torch import mat_shift
 from skmat.baselines import ERMClassifier
 from skmat.datasets import make_spurious_memorization
 from skmat.exceptions import DegenerateEnvironmentWarning, DivergedError
+from skmat.metrics import worst_group_accuracy
 
 FAST = dict(module="mlp", module_params={"hidden_layer_sizes": (16,)}, max_epochs=10,
             lr=0.05)
@@ -120,9 +121,21 @@ def test_xrm_heldout_logits_come_from_the_other_twin(blobs):
 def test_xrm_flip_rate_selection_keeps_the_best_epoch(blobs):
     X, y = blobs
     xrm = XRMEstimator(**FAST, selection="flip_rate", random_state=0).fit(X, y)
-    rates = xrm.history_[:, "flip_rate"]
-    assert xrm.best_epoch_ == int(np.argmax(rates)) + 1
-    assert xrm.flip_rate_ == pytest.approx(max(rates))
+    last = XRMEstimator(**FAST, selection="last", random_state=0).fit(X, y)
+    rates = np.asarray(xrm.history_[:, "flip_rate"])
+    sound = np.asarray(xrm.history_[:, "max_class_flip_rate"]) <= 0.5
+    # On these settings the flip rate peaks before the last epoch, so the two
+    # selections keep different twins.
+    peak = int(np.argmax(np.where(sound, rates, -np.inf))) + 1
+    assert peak < len(rates)
+    assert xrm.best_epoch_ == peak
+    assert last.best_epoch_ == len(rates)
+    assert xrm.flip_rate_ == pytest.approx(rates[peak - 1])
+    assert not np.allclose(xrm.heldout_logits_, last.heldout_logits_)
+    # Both runs trained the same way: only the kept epoch differs.
+    np.testing.assert_array_equal(
+        xrm.history_[:, "flip_rate"], last.history_[:, "flip_rate"]
+    )
 
 
 def test_xrm_reports_a_degenerate_run():
@@ -206,14 +219,25 @@ def test_shift_is_used_in_training_only(blobs):
                                rtol=1e-5, atol=1e-6)
 
 
-def test_shift_changes_the_training(blobs):
+def test_training_loss_is_cross_entropy_of_the_shifted_logits(blobs):
     X, y = blobs
-    a = np.zeros((len(X), 2))
-    b = np.c_[np.zeros(len(X)), 5.0 * (2 * y - 1)]
-    kw = dict(FAST, early_stopping=False, random_state=0)
-    pa = MATClassifier(**kw).fit(X, y, heldout_logits=a).predict_proba(X)
-    pb = MATClassifier(**kw).fit(X, y, heldout_logits=b).predict_proba(X)
-    assert not np.allclose(pa, pb)
+    clf = MATClassifier(**FAST, temperature=1.0, early_stopping=False,
+                        random_state=0).fit(X, y)
+    rows = np.arange(12)
+    xb = torch.as_tensor(X[rows], dtype=torch.float32)
+    yb = torch.as_tensor(y[rows])
+    shift = torch.as_tensor(clf.shift_[rows])
+    with torch.no_grad():
+        logits = clf.net_.module_(xb)
+    batch = {"X": xb, "shift": shift}
+    loss = clf.net_.get_loss(logits, yb, X=batch, training=True)
+    expected = torch.nn.functional.cross_entropy(logits + shift, yb)
+    assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+    # Outside training (validation, scoring) the shift is not added.
+    plain = torch.nn.functional.cross_entropy(logits, yb)
+    loss = clf.net_.get_loss(logits, yb, X=batch, training=False)
+    assert float(loss) == pytest.approx(float(plain), rel=1e-6)
+    assert abs(float(expected) - float(plain)) > 1e-3
 
 
 def test_mat_nests_a_cloned_xrm(blobs):
@@ -230,17 +254,45 @@ def test_mat_nests_a_cloned_xrm(blobs):
     assert groups.shape == (len(X),)
 
 
-def test_validation_uses_true_groups_when_given(blobs):
+def test_validation_uses_true_groups_when_given(blobs, monkeypatch):
+    from skmat._base import _NetworkClassifier
+
     X, y = blobs
     g = np.arange(len(X)) % 2
-    clf = MATClassifier(**FAST, random_state=0).fit(X, y, group_labels=g)
+    splits = []
+    original = _NetworkClassifier._split
+
+    def recording_split(self, *args, **kwargs):
+        splits.append(original(self, *args, **kwargs))
+        return splits[-1]
+
+    monkeypatch.setattr(_NetworkClassifier, "_split", recording_split)
+    clf = MATClassifier(**FAST, temperature=1.0, random_state=0).fit(
+        X, y, group_labels=g
+    )
     assert clf.validation_groups_source_ == "group_labels"
-    assert 0.0 <= clf.best_validation_score_ <= 1.0
     assert clf.best_epoch_ <= clf.n_epochs_
     # One validation score per epoch, as HistGradientBoosting's.
     assert clf.validation_score_.shape == (clf.n_epochs_,)
-    assert clf.best_validation_score_ == clf.validation_score_.max()
     assert clf.validation_score_[clf.best_epoch_ - 1] == clf.best_validation_score_
+    # The score is the kept network's worst-group accuracy on the true groups
+    # of the held-out rows.
+    (_, valid), = splits
+    by_hand = worst_group_accuracy(y[valid], clf.predict(X[valid]),
+                                   group_labels=g[valid])
+    assert clf.best_validation_score_ == pytest.approx(by_hand, abs=1e-12)
+
+
+def test_validation_score_with_an_explicit_validation_set(blobs):
+    X, y = blobs
+    g = (X[:, 1] > 0).astype(int)
+    tr, va = slice(0, 150), slice(150, None)
+    clf = MATClassifier(**FAST, temperature=1.0, random_state=0).fit(
+        X[tr], y[tr], X_val=X[va], y_val=y[va], group_labels_val=g[va]
+    )
+    assert clf.validation_groups_source_ == "group_labels"
+    by_hand = worst_group_accuracy(y[va], clf.predict(X[va]), group_labels=g[va])
+    assert clf.best_validation_score_ == pytest.approx(by_hand, abs=1e-12)
 
 
 def test_explicit_validation_set(blobs):
@@ -393,21 +445,43 @@ def test_diverging_loss_stops_with_a_clear_error(blobs):
 # Model selection over the temperature
 # --------------------------------------------------------------------------
 def test_grid_search_over_temperature_with_group_labels(blobs):
+    from sklearn.model_selection import StratifiedKFold
+
     X, y = blobs
     g = (X[:, 0] > 0).astype(int)
+    quick = dict(FAST, max_epochs=5)
+    grid = [0.5, 2.0]
+    scorer = WorstGroupScorer()
     search = GridSearchCV(
-        MATClassifier(**FAST, random_state=0),
-        {"temperature": [0.1, 1.0]},
-        scoring=WorstGroupScorer(),
+        MATClassifier(**quick, random_state=0),
+        {"temperature": grid},
+        scoring=scorer,
         cv=2,
     )
     routing = sklearn.config_context(enable_metadata_routing=True)
     with routing, warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateEnvironmentWarning)
         search.fit(X, y, group_labels=g)
-    assert search.best_params_["temperature"] in (0.1, 1.0)
+    means = search.cv_results_["mean_test_score"]
+    assert search.best_params_["temperature"] == grid[int(np.argmax(means))]
     assert search.best_estimator_.validation_groups_source_ == "group_labels"
-    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    # The search's score is the scorer applied by hand on each fold, with
+    # the fold's true groups reaching both fit and scorer.
+    tau = search.best_params_["temperature"]
+    by_hand = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateEnvironmentWarning)
+        for train, test in StratifiedKFold(2).split(X, y):
+            est = MATClassifier(**quick, temperature=tau, random_state=0)
+            est.fit(X[train], y[train], group_labels=g[train])
+            by_hand.append(worst_group_accuracy(
+                y[test], est.predict(X[test]), group_labels=g[test]
+            ))
+    assert search.best_score_ == pytest.approx(np.mean(by_hand), abs=1e-12)
+    # Every (candidate, fold) was scored on the routed true groups.
+    assert search.scorer_ is scorer
+    assert scorer.sources_ == {"group_labels": len(grid) * 2}
+    assert scorer.last_source_ == "group_labels"
 
 
 def test_memory_fits_xrm_once_per_fold(blobs, tmp_path, monkeypatch):
@@ -459,7 +533,11 @@ def test_scorer_refuses_to_drop_group_labels_when_routing_is_off(blobs):
     with pytest.raises(ValueError, match="enable_metadata_routing=True"):
         search.fit(X, y, group_labels=g)
     fitted = MATClassifier(**FAST, random_state=0).fit(X, y, group_labels=g)
-    assert WorstGroupScorer()(fitted, X, y, group_labels=g) >= 0.0
+    scorer = WorstGroupScorer()
+    score = scorer(fitted, X, y, group_labels=g)
+    assert score == worst_group_accuracy(y, fitted.predict(X), group_labels=g)
+    assert scorer.last_source_ == "group_labels"
+    assert scorer.sources_ == {"group_labels": 1}
 
 
 def _nll(logits, y):
