@@ -14,6 +14,8 @@ from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
 from skmat import MATClassifier, WorstGroupScorer
+from skmat._torch import mat_shift
+from skmat.metrics import worst_group_accuracy
 from skmat.model_selection import (
     StratifiedGroupLabelKFold,
     cross_val_heldout_logits,
@@ -218,7 +220,7 @@ def test_groups_is_not_consumed(cells):
     cv = StratifiedGroupLabelKFold(3)
     assert cv.get_metadata_routing().split.requests == {"group_labels": True}
     with routing():
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError, match=r"Unexpected args: \{'groups'\} in split"):
             cv.set_split_request(groups=True)
     with pytest.warns(UserWarning, match="ignores `groups`"):
         ignored = [test for _, test in cv.split(X, y, groups=g)]
@@ -279,7 +281,11 @@ def test_routing_rejects_groups_passed_to_search(cells):
     X, y, g = cells
     X = np.random.RandomState(0).randn(len(y), 2)
     with routing():
-        with pytest.raises(Exception, match="groups"):
+        with pytest.raises(
+            TypeError,
+            match=r"GridSearchCV.fit got unexpected argument\(s\) \{'groups'\}, "
+            "which are not routed to any object",
+        ):
             GridSearchCV(
                 LogisticRegression(), {"C": [1.0]}, cv=StratifiedGroupLabelKFold(3)
             ).fit(X, y, groups=g)
@@ -388,14 +394,29 @@ def test_heldout_logits_errors():
 
 
 def test_mat_trains_on_kfold_heldout_logits(spurious):
+    from skmat._mat import _calibration_temperature
+
     X, y, a = spurious
     y_str = np.array(["neg", "pos"])[y]
     logits = cross_val_heldout_logits(lr(), X, y_str, cv=3, random_state=0)
-    clf = tiny_mat().fit(X, y_str, heldout_logits=logits, group_labels=a)
+    tr, va = slice(0, 150), slice(150, None)
+    clf = tiny_mat(temperature=0.5).fit(
+        X[tr], y_str[tr], heldout_logits=logits[tr],
+        X_val=X[va], y_val=y_str[va], group_labels_val=a[va],
+    )
     assert clf.xrm_ is None
     assert clf.validation_groups_source_ == "group_labels"
-    assert clf.shift_.shape[1] == 2
-    assert np.isfinite(clf.shift_).all()
+    # The shift is MAT's formula on the K-fold logits, calibrated first.
+    h = logits[tr]
+    assert clf.heldout_temperature_ == pytest.approx(
+        _calibration_temperature(h, y[tr]), rel=1e-12
+    )
+    np.testing.assert_allclose(
+        clf.shift_,
+        mat_shift(h / clf.heldout_temperature_, y[tr], clf.temperature_, 2),
+        rtol=1e-6, atol=1e-6,
+    )
+    assert clf.temperature_ == 0.5
     assert set(clf.predict(X)) <= {"neg", "pos"}
 
 
@@ -413,6 +434,33 @@ def test_heldout_logits_with_group_label_splitter(spurious):
 # --------------------------------------------------------------------------
 # search_temperature
 # --------------------------------------------------------------------------
+def _best_score_by_hand(search, X, y, group_labels=None):
+    """Mean over the search's folds of the worst-group accuracy of the best
+    candidate, fitted and scored by hand: on the fold's true groups when
+    given, else on the groups the fitted model infers (the scorer's fallback).
+    """
+    scores = []
+    for train, test in search.cv.split(X, y, group_labels):
+        est = clone(search.estimator).set_params(**search.best_params_)
+        if group_labels is None:
+            est.fit(X[train], y[train])
+            groups = est.infer_group_labels(X[test], y[test])
+        else:
+            est.fit(X[train], y[train], group_labels=group_labels[train])
+            groups = group_labels[test]
+        scores.append(
+            worst_group_accuracy(y[test], est.predict(X[test]), group_labels=groups)
+        )
+    return float(np.mean(scores))
+
+
+def _assert_best_is_the_argmax(search, key="temperature"):
+    means = search.cv_results_["mean_test_score"]
+    best = int(np.argmax(means))
+    assert search.best_index_ == best
+    assert search.best_params_[key] == search.cv_results_[f"param_{key}"][best]
+
+
 def test_search_temperature_with_group_labels(spurious):
     X, y, a = spurious
     grid = [0.1, 1.0]
@@ -426,13 +474,16 @@ def test_search_temperature_with_group_labels(spurious):
         random_state=0,
     )
     assert isinstance(search, GridSearchCV)
-    assert search.best_params_["temperature"] in grid
+    _assert_best_is_the_argmax(search)
     assert isinstance(search.cv, StratifiedGroupLabelKFold)
     assert search.cv.n_splits == 2 and search.cv.shuffle
     assert isinstance(search.scorer_, WorstGroupScorer)
-    assert search.scorer_.sources_["group_labels"] == 2 * len(grid)
+    assert search.scorer_.sources_ == {"group_labels": 2 * len(grid)}
+    assert search.scorer_.last_source_ == "group_labels"
     assert search.best_estimator_.validation_groups_source_ == "group_labels"
-    assert 0.0 <= search.best_score_ <= 1.0
+    assert search.best_score_ == pytest.approx(
+        _best_score_by_hand(search, X, y, a), abs=1e-12
+    )
     assert not sklearn.get_config()["enable_metadata_routing"]
     assert search.predict(X).shape == y.shape
 
@@ -442,9 +493,13 @@ def test_search_temperature_without_group_labels(spurious):
     search = search_temperature(
         X, y, temperatures=(0.1, 10.0), estimator=tiny_mat(), cv=2, random_state=0
     )
-    assert search.best_params_["temperature"] in (0.1, 10.0)
-    assert search.scorer_.sources_["inferred"] == 4
+    _assert_best_is_the_argmax(search)
+    assert search.scorer_.sources_ == {"inferred": 4}
+    assert search.scorer_.last_source_ == "inferred"
     assert search.best_estimator_.validation_groups_source_ == "inferred"
+    assert search.best_score_ == pytest.approx(
+        _best_score_by_hand(search, X, y), abs=1e-12
+    )
 
 
 def test_search_temperature_pipeline(spurious):
@@ -460,8 +515,8 @@ def test_search_temperature_pipeline(spurious):
         random_state=0,
     )
     assert list(search.param_grid) == ["matclassifier__temperature"]
-    assert search.best_params_["matclassifier__temperature"] in (0.1, 1.0)
-    assert search.scorer_.sources_["group_labels"] == 4
+    _assert_best_is_the_argmax(search, "matclassifier__temperature")
+    assert search.scorer_.sources_ == {"group_labels": 4}
     final = search.best_estimator_[-1]
     assert final.validation_groups_source_ == "group_labels"
 
