@@ -208,11 +208,16 @@ def test_memorization_class_missing_from_a_half():
 
 
 def test_memorization_works_with_skmat_estimators():
-    X, y, _ = _mislabelled(n_samples=40)
-    erm = ERMClassifier(max_epochs=3, early_stopping=False, batch_size=None)
+    # 20 noise dimensions let the network fit the flipped labels in-sample,
+    # which it cannot predict when they are held out.
+    X, y, flipped = _mislabelled(n_samples=40, n_noise=20)
+    erm = ERMClassifier(max_epochs=10, lr=0.5, early_stopping=False, batch_size=None)
     a = memorization_scores(erm, X, y, n_rounds=1, random_state=0)
     b = memorization_scores(erm, X, y, n_rounds=1, random_state=0)
+    assert np.isfinite(a).all()
     np.testing.assert_array_equal(a, b)
+    clean = np.setdiff1d(np.arange(len(y)), flipped)
+    assert a[flipped].mean() - a[clean].mean() > 0.5
 
 
 def test_memorization_verbose_with_and_without_tqdm(monkeypatch, capsys):
