@@ -10,85 +10,132 @@ from torch import nn
 
 from skmat import MATClassifier, XRMEstimator
 from skmat.baselines import ERMClassifier
-from skmat.exceptions import DegenerateEnvironmentWarning, DivergedError
+from skmat.exceptions import DivergedError
 
 TINY = dict(max_epochs=2, batch_size=8, random_state=0)
 
 
+# One defect per generated case, and the message that must name it. Every
+# case without a defect must fit.
+_DEFECTS = {
+    "no rows": "Found array with 0 sample(s)",
+    "no features": "Found array with 0 feature(s)",
+    "NaN in X": "Input X contains NaN",
+    "infinity in X": "Input X contains infinity",
+    "one class": "needs samples of at least 2 classes in the data; got 1 class",
+    "continuous y": "Unknown label type: continuous",
+    "y of another length": "inconsistent numbers of samples",
+    # Only early stopping's validation split needs two rows per class.
+    "a class of one row": "has only 1 sample; the validation split of early stopping",
+}
+
+
 @st.composite
-def datasets(draw):
-    n_samples = draw(st.one_of(st.integers(0, 6), st.integers(7, 40)))
-    n_features = draw(st.integers(0, 4))
+def datasets(draw, defect):
+    """Valid data (every class with at least 4 rows), then ``defect`` if any."""
+    n_classes = draw(st.integers(2, 4))
+    n_samples = draw(st.integers(4 * n_classes, 40))
+    n_features = draw(st.integers(1, 4))
     x_dtype = draw(st.sampled_from([np.float32, np.float64, np.int64]))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     X = (rng.standard_normal((n_samples, n_features)) * 3).astype(x_dtype)
-    if n_samples and n_features and draw(st.integers(0, 4)) == 0:
-        X = X.astype(np.float64)
-        X[draw(st.integers(0, n_samples - 1)), 0] = draw(
-            st.sampled_from([np.nan, np.inf, -np.inf])
-        )
-    n_classes = draw(st.sampled_from([1, 2, 2, 3, 4]))
-    codes = rng.integers(0, n_classes, size=n_samples)
-    kind = draw(st.sampled_from(["int", "int", "str", "str", "bool", "float"]))
+    codes = rng.permutation(np.arange(n_samples) % n_classes)
+    if defect == "one class":
+        codes[:] = codes[0]
+    elif defect == "a class of one row":
+        codes[draw(st.integers(0, n_samples - 1))] = n_classes
+    kind = draw(st.sampled_from(["int", "str", "bool"] if n_classes == 2
+                                else ["int", "str"]))
     if kind == "int":
         y = codes * 7 - 3
     elif kind == "str":
         y = np.array([f"class {c}" for c in codes], dtype=object)
-    elif kind == "bool":
-        y = codes % 2 == 1
-    else:  # continuous targets are not class labels
+    else:
+        y = codes == 1
+    if defect == "no rows":
+        X, y = X[:0], y[:0]
+    elif defect == "no features":
+        X = X[:, :0]
+    elif defect in ("NaN in X", "infinity in X"):
+        X = X.astype(np.float64)
+        if defect == "NaN in X":
+            value = np.nan
+        else:
+            value = draw(st.sampled_from([np.inf, -np.inf]))
+        row = draw(st.integers(0, n_samples - 1))
+        X[row, draw(st.integers(0, n_features - 1))] = value
+    elif defect == "continuous y":
         y = codes + rng.random(n_samples)
+    elif defect == "y of another length":
+        y = y[: n_samples - draw(st.integers(1, 3))]
     return X, y
 
 
-def _fit_or_value_error(estimator, X, y):
+def _expected_message(defect, estimator):
+    """The message the fit must raise, or None when it must fit."""
+    early_stopping = getattr(estimator, "early_stopping", False)
+    if defect == "a class of one row" and not early_stopping:
+        return None
+    return _DEFECTS.get(defect)
+
+
+def _fit_or_value_error(estimator, X, y, defect):
+    """Fit; return the estimator, or check the ValueError names the defect."""
+    expected = _expected_message(defect, estimator)
     X_before, y_before = X.copy(), y.copy()
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DegenerateEnvironmentWarning)
+            warnings.simplefilter("ignore")
             estimator.fit(X, y)
     except ValueError as error:
-        assert str(error), "a ValueError must say what is wrong"
-        event("ValueError")
+        assert expected is not None, f"valid data failed to fit: {error}"
+        assert expected in str(error), (defect, str(error))
+        event(f"ValueError: {defect}")
         return None
     finally:
         np.testing.assert_array_equal(X, X_before)
         np.testing.assert_array_equal(y, y_before)
+    assert expected is None, f"{defect!r} was not caught"
     event("fitted")
     return estimator
 
 
-@settings(max_examples=60, deadline=None,
+_CASES = [None, *sorted(_DEFECTS)]
+
+
+@pytest.mark.parametrize("defect", _CASES)
+@settings(max_examples=10, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
-@given(data=datasets(), early_stopping=st.booleans())
-def test_mat_fits_or_raises_value_error(data, early_stopping):
-    X, y = data
+@given(data=st.data(), early_stopping=st.booleans())
+def test_mat_fits_or_names_the_defect(defect, data, early_stopping):
+    X, y = data.draw(datasets(defect))
     clf = _fit_or_value_error(
-        MATClassifier(**TINY, early_stopping=early_stopping), X, y
+        MATClassifier(**TINY, early_stopping=early_stopping), X, y, defect
     )
     if clf is None:
         return
-    assert np.isfinite(X.astype(float)).all()
-    assert len(np.unique(y)) >= 2
     pred = clf.predict(X)
     assert pred.shape == (len(X),)
     assert set(pred) <= set(clf.classes_)
+    np.testing.assert_array_equal(clf.classes_, np.unique(y))
     proba = clf.predict_proba(X)
     assert proba.shape == (len(X), len(clf.classes_))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
 
 
-@settings(max_examples=40, deadline=None,
+@pytest.mark.parametrize("defect", _CASES)
+@settings(max_examples=6, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
-@given(data=datasets())
-def test_xrm_fits_or_raises_value_error(data):
-    X, y = data
-    xrm = _fit_or_value_error(XRMEstimator(**TINY), X, y)
+@given(data=st.data())
+def test_xrm_fits_or_names_the_defect(defect, data):
+    X, y = data.draw(datasets(defect))
+    xrm = _fit_or_value_error(XRMEstimator(**TINY), X, y, defect)
     if xrm is None:
         return
     assert xrm.heldout_logits_.shape == (len(X), len(xrm.classes_))
     groups = xrm.infer_group_labels(X, y)
     assert groups.min() >= 0 and groups.max() < 2 * len(xrm.classes_)
+    np.testing.assert_array_equal(groups // 2, np.searchsorted(xrm.classes_, y))
 
 
 @pytest.mark.filterwarnings("ignore::skmat.exceptions.DegenerateEnvironmentWarning")
