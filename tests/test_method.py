@@ -236,10 +236,11 @@ def test_the_fit_adds_each_rows_own_shift_in_the_training_loss(monkeypatch):
     original = _nets.MATNet.get_loss
 
     def spy(self, y_pred, y_true, X=None, training=False):
+        loss = original(self, y_pred, y_true, X, training)
         if training:
             seen.append((X["X"].clone(), X["shift"].clone(), y_pred.detach().clone(),
-                         y_true.clone(), original(self, y_pred, y_true, X, training)))
-        return original(self, y_pred, y_true, X, training)
+                         y_true.clone(), loss.detach()))
+        return loss
 
     monkeypatch.setattr(_nets.MATNet, "get_loss", spy)
     clf, X, y = _fitted_mat()
