@@ -152,7 +152,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         module="linear",
         module_params=None,
         optimizer="sgd",
-        lr=0.01,
+        lr="auto",
         momentum=0.9,
         weight_decay=0.0,
         batch_size="auto",

@@ -106,7 +106,7 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
         module="linear",
         module_params=None,
         optimizer="sgd",
-        lr=0.01,
+        lr="auto",
         momentum=0.9,
         weight_decay=0.0,
         batch_size="auto",
@@ -157,9 +157,7 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
         callbacks = [("flip_rate", recorder)]
         if self.verbose:
             callbacks.append(("progress", _torch.EpochProgress("XRM")))
-        self.net_ = self._build_net(
-            X.shape[1], n_classes, callbacks, n_samples=n_samples
-        )
+        self.net_ = self._build_net(X.shape[1], n_classes, callbacks, X)
         _torch.fit_net(
             self.net_, data, _torch.label_tensor(y_enc), seed=int(seed_torch)
         )

@@ -25,8 +25,12 @@ optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
     gradient descent's implicit bias is part of why XRM and MAT work: with
     Adam, XRM's label flipping can run away on high-dimensional data (a
     flip rate near 0.5).
-lr : float, default=0.01
-    Learning rate.
+lr : float or "auto", default="auto"
+    Learning rate. ``"auto"`` is 0.01, lowered to ``1 / lambda_max`` on
+    data whose scale would make 0.01 diverge (``lambda_max``: the largest
+    eigenvalue of the second moment of the rows with a constant 1 appended,
+    which bounds the curvature of the loss of a linear layer); standardised
+    features keep 0.01.
 momentum : float, default=0.9
     Momentum, for optimizers that take it.
 weight_decay : float, default=0.0

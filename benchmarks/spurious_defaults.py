@@ -1,0 +1,156 @@
+"""Spurious data at defaults: ``fit(X_train, y_train)`` and nothing else.
+
+What a user without group labels gets from one line: every estimator at its
+defaults is fitted on the training split alone (no validation split, no group
+labels anywhere; the skmat estimators hold out 20% of it for early stopping),
+and scored by worst-group accuracy (WGA) on the test split with the true
+groups. Rows:
+
+* ``interpretable``: ``make_spurious_memorization`` (the MAT paper's Figure 1
+  setup), raw features;
+* ``colored_digits``: ``make_colored_digits()`` (grey copy kept);
+* ``colored_digits_colour``: ``make_colored_digits(grayscale=False)``;
+* ``colored_digits3``: ``make_colored_digits(n_classes=3)``;
+* ``adult``: UCI Adult, groups income x sex, the official test file,
+  numeric columns standardised.
+
+Methods: ``MATClassifier()``, ``ERMClassifier()``,
+``ERMClassifier(balance="reweight_class")`` (class-balanced ERM, same
+network), ``LogisticRegression(class_weight="balanced")`` and
+``HistGradientBoostingClassifier(class_weight="balanced")``.
+
+Run ``python benchmarks/spurious_defaults.py --seeds 5`` (about 15 minutes on
+two cores); the table is printed and written to
+``docs/results/spurious_defaults.{csv,md}``.
+"""
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skmat import MATClassifier
+from skmat.baselines import ERMClassifier
+from skmat.datasets import fetch_adult, make_colored_digits, make_spurious_memorization
+from skmat.metrics import worst_group_accuracy
+
+
+def _split(data):
+    return (data.X_train, data.y_train, data.X_test, data.y_test,
+            data.group_labels_test)
+
+
+def load(name, seed):
+    if name == "interpretable":
+        return _split(make_spurious_memorization(random_state=seed)), False
+    if name == "colored_digits":
+        return _split(make_colored_digits(random_state=seed)), False
+    if name == "colored_digits_colour":
+        return _split(make_colored_digits(grayscale=False, random_state=seed)), False
+    if name == "colored_digits3":
+        return _split(make_colored_digits(n_classes=3, random_state=seed)), False
+    if name == "adult":
+        train, test = fetch_adult(subset="train"), fetch_adult(subset="test")
+        return (train.data, train.target, test.data, test.target,
+                test.group_labels), True
+    raise ValueError(name)
+
+
+def methods(seed, scale):
+    def pipe(model):
+        if not scale:
+            return model
+        numeric = fetch_adult(subset="train").numeric_features
+        columns = list(fetch_adult(subset="train").feature_names)
+        index = [columns.index(c) for c in numeric]
+        scaler = ColumnTransformer([("num", StandardScaler(), index)],
+                                   remainder="passthrough")
+        return make_pipeline(scaler, model)
+
+    return {
+        "MAT": pipe(MATClassifier(random_state=seed)),
+        "ERM": pipe(ERMClassifier(random_state=seed)),
+        "ERM, class-balanced": pipe(
+            ERMClassifier(balance="reweight_class", random_state=seed)
+        ),
+        "LogisticRegression(balanced)": pipe(
+            LogisticRegression(class_weight="balanced", max_iter=2000)
+        ),
+        "HistGradientBoosting(balanced)": HistGradientBoostingClassifier(
+            class_weight="balanced", random_state=seed
+        ),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--datasets", nargs="+", default=[
+        "interpretable", "colored_digits", "colored_digits_colour",
+        "colored_digits3", "adult"])
+    parser.add_argument("--adult-seeds", type=int, default=3)
+    parser.add_argument("--output-dir", type=Path, default=Path("docs/results"))
+    args = parser.parse_args()
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+    rows = []
+    for name in args.datasets:
+        n_seeds = args.adult_seeds if name == "adult" else args.seeds
+        for seed in range(n_seeds):
+            (X, y, X_test, y_test, g_test), scale = load(name, seed)
+            for method, model in methods(seed, scale).items():
+                start = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model.fit(X, y)
+                pred = model.predict(X_test)
+                rows.append(dict(
+                    dataset=name, method=method, seed=seed,
+                    wga=worst_group_accuracy(y_test, pred, group_labels=g_test),
+                    accuracy=float(np.mean(pred == y_test)),
+                    temperature=getattr(model[-1] if scale else model,
+                                        "temperature_", None),
+                    fit_seconds=time.perf_counter() - start,
+                ))
+                print(f"{name:22s} seed {seed} {method:31s} WGA {rows[-1]['wga']:.3f}"
+                      f" acc {rows[-1]['accuracy']:.3f} tau {rows[-1]['temperature']}"
+                      f" ({rows[-1]['fit_seconds']:.0f} s)", flush=True)
+            frame = pd.DataFrame(rows)
+            frame.to_csv(args.output_dir / "spurious_defaults.csv", index=False)
+    frame = pd.DataFrame(rows)
+    wga = frame.pivot_table(index="dataset", columns="method", values="wga",
+                            aggfunc="mean")
+    wga = wga.loc[[d for d in args.datasets if d in wga.index]]
+    seeds = frame.groupby("dataset")["seed"].nunique()
+    wga["seeds"] = seeds
+    ref = wga[["ERM", "ERM, class-balanced"]].max(axis=1)
+    wga["MAT - best ERM"] = wga["MAT"] - ref
+    lines = [
+        "Test worst-group accuracy, every estimator at its defaults, "
+        "`fit(X_train, y_train)` only, no group labels anywhere (mean over "
+        "seeds); made by `python benchmarks/spurious_defaults.py`.",
+        "",
+        "| data | " + " | ".join(wga.columns) + " |",
+        "|---" * (len(wga.columns) + 1) + "|",
+    ]
+    for dataset, row in wga.iterrows():
+        cells = [f"{int(v)}" if c == "seeds" else f"{v:.3f}"
+                 for c, v in row.items()]
+        lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    (args.output_dir / "spurious_defaults.md").write_text(text)
+    print()
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
