@@ -183,7 +183,8 @@ def test_jtt_with_unit_weight_is_erm(data):
 
 def test_jtt_weight_changes_the_model(wide):
     data = wide
-    jtt = JTTClassifier(id_epochs=1, **FAST).fit(data.X_train, data.y_train, **_val(data))
+    jtt = JTTClassifier(id_epochs=1, **FAST)
+    jtt.fit(data.X_train, data.y_train, **_val(data))
     erm = ERMClassifier(**FAST).fit(data.X_train, data.y_train, **_val(data))
     assert _wga(jtt, data) > _wga(erm, data)
 
@@ -429,3 +430,14 @@ def test_last_layer_request_group_labels():
     for cls in (DFRClassifier, AFRClassifier):
         request = cls().get_metadata_routing().fit.requests
         assert request["group_labels"] is True
+
+
+def test_erm_subsample_keeps_dataframe_columns(imbalanced):
+    pd = pytest.importorskip("pandas")
+    X, y, _, _ = imbalanced
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    clf = ERMClassifier(balance="subsample_class", max_epochs=1, random_state=0)
+    clf.fit(frame, y)
+    np.testing.assert_array_equal(clf.feature_names_in_, ["a", "b"])
+    with pytest.raises(ValueError, match="Unknown label type"):
+        clf.fit(frame, y + 0.5)
