@@ -4,6 +4,8 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _num_samples, check_array, column_or_1d
 
 from .._base import (
     _NETWORK_CONSTRAINTS,
@@ -108,10 +110,10 @@ class ERMClassifier(_NetworkClassifier):
         module="linear",
         module_params=None,
         optimizer="sgd",
-        lr=0.01,
+        lr="auto",
         momentum=0.9,
         weight_decay=0.0,
-        batch_size=256,
+        batch_size="auto",
         max_epochs=100,
         early_stopping=True,
         validation_fraction=0.2,
@@ -188,8 +190,13 @@ class ERMClassifier(_NetworkClassifier):
         The validation rows (``X_val`` or the split that early stopping
         holds out, made here as the base class would) are kept whole.
         """
-        y_arr = np.asarray(y)
-        if y_arr.ndim != 1 or len(y_arr) != len(X):
+        if not hasattr(X, "iloc"):  # DataFrames keep their column names
+            X = check_array(
+                X, dtype=None, ensure_all_finite=False, ensure_2d=False, allow_nd=True
+            )
+        y_arr = column_or_1d(y, warn=True)
+        check_classification_targets(y_arr)
+        if len(y_arr) != _num_samples(X):
             return X, y, group_labels, X_val, y_val, group_labels_val  # fit raises
         _, y_enc = np.unique(y_arr, return_inverse=True)
         if group_labels is not None:

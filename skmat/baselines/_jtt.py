@@ -29,10 +29,12 @@ class JTTClassifier(_NetworkClassifier):
 
     Parameters
     ----------
-    id_epochs : int, default=2
+    id_epochs : int, default=1
         Epochs of the identification ERM. It must stop before the network
         memorizes the minority (which empties the error set), so keep it
-        short; the paper tunes it on validation worst-group accuracy.
+        short: with ``batch_size="auto"`` an epoch is already about 16
+        steps, and two epochs memorize the interpretable data's minority.
+        The paper tunes it on validation worst-group accuracy.
     upweight : float, default=20.0
         Weight of the error-set rows in the final training (``lambda_up``);
         1 is plain ERM.
@@ -97,12 +99,12 @@ class JTTClassifier(_NetworkClassifier):
     def __init__(
         self,
         *,
-        id_epochs=2,
+        id_epochs=1,
         upweight=20.0,
         module="linear",
         module_params=None,
         optimizer="sgd",
-        lr=0.01,
+        lr="auto",
         momentum=0.9,
         weight_decay=0.0,
         batch_size="auto",
