@@ -762,9 +762,13 @@ def plot(summary, path):
         return False
     datasets = list(dict.fromkeys(summary["dataset"]))
     n_methods = summary["method"].nunique()
-    fig = Figure(figsize=((1.0 + 0.45 * n_methods) * len(datasets), 4.6))
-    axes = fig.subplots(1, len(datasets), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets, strict=True):
+    ncols = min(2, len(datasets))
+    nrows = -(-len(datasets) // ncols)
+    fig = Figure(figsize=((1.0 + 0.45 * n_methods) * ncols, 4.4 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[len(datasets):]:
+        ax.set_visible(False)
+    for ax, dataset in zip(axes, datasets, strict=False):
         part = summary[summary["dataset"] == dataset]
         methods = list(dict.fromkeys(part["method"]))
         selections = list(dict.fromkeys(part["selection"]))
@@ -787,10 +791,10 @@ def plot(summary, path):
         ax.set_ylim(0, 1)
         ax.set_title(dataset)
         ax.set_ylabel("worst-group test accuracy")
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=len(labels),
                fontsize="small", frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.07 / nrows))
     fig.savefig(path, dpi=120)
     return True
 
