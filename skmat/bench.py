@@ -7,9 +7,10 @@ and average accuracy). After the full table, a summary per dataset gives ERM,
 MAT, the best other method with and without group labels, and MAT's gain.
 
 The default run (the four built-in datasets, every method, the selections
-``groups`` and ``inferred``, one seed, two worker processes) takes about three
-minutes on two CPU cores; ``--seeds 3 --selection groups inferred none`` is
-the full race.
+``groups`` and ``inferred``, one seed, two worker processes) needs about 210
+CPU-seconds: about three minutes on two CPU cores (200 s measured while other
+jobs shared them). ``--seeds 3 --selection groups inferred none`` is the full
+race.
 
 Datasets
 --------
@@ -100,8 +101,12 @@ from pathlib import Path
 
 import numpy as np
 
+#: The datasets that ``skmat-bench --datasets`` accepts.
 DATASETS = ("interpretable", "colored_digits", "colored_digits3", "adult")
+#: The datasets run when ``--datasets`` is not given: all of them (Adult
+#: ships with skmat).
 DEFAULT_DATASETS = DATASETS
+#: The methods that ``--methods`` accepts; all run by default.
 METHODS = (
     "erm",
     "erm-balanced",
@@ -116,8 +121,14 @@ METHODS = (
     "hgb",
     "hgb-balanced",
 )
+#: The selections (validation groups for tuning and early stopping) that
+#: ``--selection`` accepts.
 SELECTIONS = ("groups", "inferred", "none")
+#: The selections run when ``--selection`` is not given (``none`` differs
+#: from ``inferred`` only for the methods with XRM).
 DEFAULT_SELECTIONS = ("groups", "inferred")
+#: Seeds run when ``--seeds`` is not given (one keeps the default run short;
+#: ``--seeds 3`` shows the spread).
 DEFAULT_SEEDS = 1
 
 #: Rows per split (interpretable) or training rows (adult) by default.
@@ -189,6 +200,8 @@ HYPERPARAMETER_GRIDS = {
     for name, spec in _METHODS.items()
 }
 
+#: The columns of ``results.csv``: one row per dataset, method, selection and
+#: seed, with the chosen value of the method's knob.
 RESULT_COLUMNS = [
     "dataset",
     "method",
