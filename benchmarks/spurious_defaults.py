@@ -117,7 +117,7 @@ def main():
                     dataset=name, method=method, seed=seed,
                     wga=worst_group_accuracy(y_test, pred, group_labels=g_test),
                     accuracy=float(np.mean(pred == y_test)),
-                    temperature=getattr(model[-1] if scale else model,
+                    temperature=getattr(model[-1] if hasattr(model, "steps") else model,
                                         "temperature_", None),
                     fit_seconds=time.perf_counter() - start,
                 ))

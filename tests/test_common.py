@@ -9,7 +9,13 @@ from sklearn.utils.estimator_checks import (
 )
 
 from skmat import MATClassifier, XRMEstimator
-from skmat.baselines import ERMClassifier, GroupDROClassifier, JTTClassifier
+from skmat.baselines import (
+    AFRClassifier,
+    DFRClassifier,
+    ERMClassifier,
+    GroupDROClassifier,
+    JTTClassifier,
+)
 
 # Every public estimator at its defaults (what users run), seeded.
 DEFAULTS = [
@@ -20,6 +26,8 @@ DEFAULTS = [
     # group_source="given" needs group_labels at fit, which the checks never
     # pass; the XRM-inferred groups exercise the same loss.
     GroupDROClassifier(group_source="xrm", random_state=0),
+    DFRClassifier(random_state=0),
+    AFRClassifier(random_state=0),
 ]
 
 # A second, faster set with other settings: an MLP, no early stopping, a
@@ -60,6 +68,8 @@ PUBLIC_ESTIMATORS = [
     ERMClassifier(),
     JTTClassifier(),
     GroupDROClassifier(),
+    DFRClassifier(),
+    AFRClassifier(),
 ]
 
 

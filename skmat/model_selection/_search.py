@@ -34,7 +34,7 @@ def search_temperature(
     y,
     *,
     group_labels=None,
-    temperatures=(0.01, 0.1, 1.0, 10.0),
+    temperatures=(0.25, 0.5, 1.0, 2.0, np.inf),
     estimator=None,
     cv=3,
     scoring=None,
@@ -82,8 +82,10 @@ def search_temperature(
         Class labels.
     group_labels : array-like of shape (n_samples,), default=None
         True group of each sample, when known.
-    temperatures : sequence of float, default=(0.01, 0.1, 1.0, 10.0)
-        Candidate temperatures, all positive.
+    temperatures : sequence of float, default=(0.25, 0.5, 1.0, 2.0, np.inf)
+        Candidate temperatures, all positive, on calibrated held-out logits
+        (see :class:`~skmat.MATClassifier`); ``np.inf`` is class-balanced
+        training with no memorization shift.
     estimator : estimator object, default=None
         A :class:`~skmat.MATClassifier`, or a
         :class:`~sklearn.pipeline.Pipeline` ending in one (the grid key is
@@ -175,13 +177,13 @@ def _check_temperatures(temperatures):
         for t in values
         if not isinstance(t, numbers.Real)
         or isinstance(t, bool)
-        or not np.isfinite(t)
+        or np.isnan(t)
         or t <= 0
     ]
     if not values or bad:
         raise ValueError(
-            "temperatures must be a non-empty sequence of positive, finite "
-            f"floats; got {temperatures!r}."
+            "temperatures must be a non-empty sequence of positive floats "
+            f"(np.inf allowed); got {temperatures!r}."
         )
     return values
 
