@@ -551,7 +551,7 @@ def test_temperature_key_nested_pipeline():
 
 def test_search_temperature_errors(spurious):
     X, y, _ = spurious
-    for bad in ([], [0.0], [-1.0], ["0.1"], [np.inf], None):
+    for bad in ([], [0.0], [-1.0], ["0.1"], [np.nan], None):
         with pytest.raises(ValueError, match="temperatures must be"):
             search_temperature(X, y, temperatures=bad, estimator=tiny_mat())
     with pytest.raises(ValueError, match="has none"):

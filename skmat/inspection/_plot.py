@@ -515,7 +515,7 @@ def plot_training_curves(estimator, *, keys=None, ax=None):
     >>> xrm = XRMEstimator(max_epochs=5, random_state=0).fit(X, y)
     >>> ax = plot_training_curves(xrm)
     >>> [line.get_label() for line in ax.get_lines()]
-    ['train_loss', 'flip_rate']
+    ['train_loss', 'flip_rate', 'max_class_flip_rate']
     """
     history = _history(estimator)
     if len(history) == 0:
