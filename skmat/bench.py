@@ -58,7 +58,7 @@ hgb, hgb-balanced
 The neural methods use the network settings of :data:`NETWORK_SETTINGS`.
 
 Selection (which validation groups choose the hyperparameter and the epoch)
---------------------------------------------------------------------------
+---------------------------------------------------------------------------
 groups
     The true validation group labels (``group_labels_val``).
 inferred
