@@ -104,7 +104,15 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="*",
                         default=[10_000, 50_000, 200_000])
     parser.add_argument("--output-dir", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--from-json", type=Path,
+                        help="no run: write the Markdown tables of this result file")
     args = parser.parse_args(argv)
+    if args.from_json:
+        text = markdown(json.loads(args.from_json.read_text()))
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        (args.output_dir / args.from_json.with_suffix(".md").name).write_text(text)
+        print(text)
+        return None
 
     X, y = make_data(args.n, args.d)
     common = dict(batch_size=args.batch_size, max_epochs=args.epochs,
@@ -150,7 +158,39 @@ def main(argv=None):
     args.output_dir.mkdir(parents=True, exist_ok=True)
     name = "speed.json" if args.device == "cpu" else f"speed_{args.device}.json"
     (args.output_dir / name).write_text(json.dumps(results, indent=2))
+    (args.output_dir / name.replace(".json", ".md")).write_text(markdown(results))
     return results
+
+
+def markdown(results):
+    """The results as the Markdown tables that the docs include."""
+    mem = results["memory"]
+    mb = 1024 ** 2
+    lines = [
+        f"{results['n']:,} x {results['d']} float32 features, linear head, batch "
+        f"size {results['batch_size']}, device {results['device']}, "
+        f"{results['torch_threads']} torch threads; made by "
+        "`python benchmarks/speed.py`.",
+        "",
+        "| what | seconds per epoch | ratio to the plain torch loop | target |",
+        "|---|---|---|---|",
+        f"| plain torch loop | {results['plain_epoch_s']:.3f} | 1 | |",
+        f"| MATClassifier epoch | {results['mat_epoch_s']:.3f} | "
+        f"{results['mat_ratio']:.2f} | <= 1.3 |",
+        f"| XRMEstimator epoch (two twins) | {results['xrm_epoch_s']:.3f} | "
+        f"{results['xrm_ratio']:.2f} | <= 2.6 |",
+        "",
+        f"Peak resident memory of building X ({mem['X_bytes'] / mb:,.0f} MB) and "
+        f"fitting MAT in a fresh process: {mem['fit_bytes'] / mb:,.0f} MB above "
+        f"the process's start, against 2 x X + 500 MB = "
+        f"{mem['limit_bytes'] / mb:,.0f} MB.",
+        "",
+        "| n | MAT fit (XRM + MAT, 5 epochs each), s | s per 1,000 rows |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {row['n']:,} | {row['fit_s']:.2f} | {row['s_per_1k_rows']:.3f} |"
+              for row in results["scaling"]]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
