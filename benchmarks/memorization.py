@@ -86,7 +86,13 @@ def main(argv=None):
     parser.add_argument("--max-epochs", type=int, default=1000)
     parser.add_argument("--output-dir", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--verbose", type=int, default=0)
+    parser.add_argument("--from-csv", type=Path,
+                        help="no fit: write memorization.md from this summary CSV")
     args = parser.parse_args(argv)
+    if args.from_csv:
+        summary = pd.read_csv(args.from_csv, index_col=0)
+        (args.output_dir / "memorization.md").write_text(_markdown(summary))
+        return summary, None
 
     start_all = time.perf_counter()
     rows, per_example, checks = [], [], []
@@ -228,12 +234,22 @@ def main(argv=None):
     args.output_dir.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.output_dir / "memorization_runs.csv", index=False)
     summary.to_csv(args.output_dir / "memorization.csv")
+    (args.output_dir / "memorization.md").write_text(_markdown(summary))
     pd.concat(per_example).to_csv(
         args.output_dir / "memorization_scores.csv", index=False
     )
     if figure_path is not None:
         print(f"figure: {figure_path}")
     return summary, all_ok
+
+
+def _markdown(summary):
+    """The summary (means over seeds) as the Markdown table the docs include."""
+    frame = summary.reset_index()
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
+             "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.to_numpy()]
+    return "\n".join(lines) + "\n"
 
 
 def _figure(scores, minority, args):
