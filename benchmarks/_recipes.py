@@ -12,3 +12,12 @@ PAPER_RECIPE = dict(
     batch_size=None,
     max_epochs=1000,
 )
+
+
+def markdown_table(frame):
+    """A data frame (index included) as a Markdown table, without ``tabulate``."""
+    frame = frame.reset_index()
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
+             "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.to_numpy()]
+    return "\n".join(lines) + "\n"

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from _recipes import PAPER_RECIPE as PAPER
+from _recipes import markdown_table
 
 from skmat import MATClassifier
 from skmat.baselines import ERMClassifier
@@ -118,17 +119,8 @@ def main(argv=None):
     args.output_dir.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.output_dir / "interpretable_runs.csv", index=False)
     summary.to_csv(args.output_dir / "interpretable.csv")
-    (args.output_dir / "interpretable.md").write_text(_markdown(summary))
+    (args.output_dir / "interpretable.md").write_text(markdown_table(summary))
     return summary
-
-
-def _markdown(frame):
-    """A Markdown table without needing the optional ``tabulate`` package."""
-    frame = frame.reset_index()
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
-             "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.to_numpy()]
-    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

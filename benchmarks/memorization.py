@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _recipes import PAPER_RECIPE
+from _recipes import PAPER_RECIPE, markdown_table
 from sklearn.metrics import roc_auc_score
 
 from skmat import MATClassifier, XRMEstimator
@@ -91,7 +91,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.from_csv:
         summary = pd.read_csv(args.from_csv, index_col=0)
-        (args.output_dir / "memorization.md").write_text(_markdown(summary))
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        (args.output_dir / "memorization.md").write_text(markdown_table(summary))
         return summary, None
 
     start_all = time.perf_counter()
@@ -234,22 +235,13 @@ def main(argv=None):
     args.output_dir.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.output_dir / "memorization_runs.csv", index=False)
     summary.to_csv(args.output_dir / "memorization.csv")
-    (args.output_dir / "memorization.md").write_text(_markdown(summary))
+    (args.output_dir / "memorization.md").write_text(markdown_table(summary))
     pd.concat(per_example).to_csv(
         args.output_dir / "memorization_scores.csv", index=False
     )
     if figure_path is not None:
         print(f"figure: {figure_path}")
     return summary, all_ok
-
-
-def _markdown(summary):
-    """The summary (means over seeds) as the Markdown table the docs include."""
-    frame = summary.reset_index()
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
-             "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.to_numpy()]
-    return "\n".join(lines) + "\n"
 
 
 def _figure(scores, minority, args):
