@@ -106,9 +106,11 @@ class _NeuralClassifierMixin(ClassifierMixin):
         """Return the factory of the torch module that ``net_`` holds."""
         return self._module_factory(n_features, n_classes)
 
-    def _build_net(self, n_features, n_classes, callbacks=(), X=None):
+    def _build_net(self, n_features, n_classes, callbacks=(), X=None, max_epochs=None):
         """Build the skorch net; ``X``, the training rows, sizes "auto" settings."""
         settings = self._net_settings()
+        if max_epochs is not None:
+            settings["max_epochs"] = max_epochs
         n_samples = None if X is None else len(X)
         settings["batch_size"] = _resolve_batch_size(settings["batch_size"], n_samples)
         settings["lr"] = _resolve_lr(settings["lr"], X)
@@ -226,6 +228,14 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         """Per-row arrays that travel with X to the loss (name -> array)."""
         return {}
 
+    def _refit_shift(self, X, y_enc, train, valid, heldout_logits):
+        """Shift of every row for the refit on all rows, or None (no refit).
+
+        Called after the candidate and the epoch were chosen on the
+        validation split, for estimators whose ``refit`` is True.
+        """
+        return None
+
     def _split(self, y_enc, strata, seed):
         """Stratified train/validation indices."""
         from sklearn.model_selection import train_test_split
@@ -308,6 +318,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         seed_split, seed_shift, seed_torch = self._seeds(3)
 
         groups_valid = None
+        refit_rows = None  # (train, valid) when an internal split is made
         if X_val is not None or y_val is not None or group_labels_val is not None:
             X_valid, y_valid, groups_valid = self._check_validation_set(
                 X_val, y_val, group_labels_val
@@ -316,6 +327,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         elif self.early_stopping:
             strata = y_enc if group_labels is None else _strata(y_enc, group_labels)
             train, valid = self._split(y_enc, strata, seed_split)
+            refit_rows = train, valid
             X_valid, y_valid = X[valid], y_enc[valid]
             if group_labels is not None:
                 groups_valid = group_labels[valid]
@@ -360,6 +372,21 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         self.net_ = fit["net"]
         self.n_epochs_ = len(self.net_.history)
         self.best_epoch_ = fit["best_epoch"]
+        self.refitted_ = False
+        if refit_rows is not None and getattr(self, "refit", False):
+            # As LogisticRegressionCV's refit: the shift strength and the
+            # number of epochs were chosen on the split; train them again on
+            # every row, the validation rows included.
+            full_shift = self._refit_shift(
+                X, y_enc, *refit_rows, heldout_logits=heldout_logits
+            )
+            if full_shift is not None:
+                self.net_ = self._train_network(
+                    X, y_enc, {"shift": full_shift}, None, int(seed_torch),
+                    max_epochs=self._refit_epochs(len(X_train), n_samples),
+                )["net"]
+                self.shift_ = full_shift
+                self.refitted_ = True
         self.validation_score_ = fit["scores"]
         self.best_validation_score_ = fit["best_score"]
         if scoring is not None and fit["best_score"] <= fit["initial_score"]:
@@ -381,10 +408,24 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             )
         return self
 
+    def _refit_epochs(self, n_split, n_all):
+        """Epochs of the refit: as many optimizer steps as the kept epoch took.
+
+        With ``batch_size="auto"`` an epoch is about 16 steps whatever the
+        number of rows, and the refit runs ``best_epoch_`` epochs; with
+        batches of a fixed size (large data, or an int) the refit's epochs
+        hold more steps, and fewer of them make the same number of steps.
+        """
+        def steps(n):
+            batch = _resolve_batch_size(self.batch_size, n) or n
+            return int(np.ceil(n / batch))
+
+        return max(1, round(self.best_epoch_ * steps(n_split) / steps(n_all)))
+
     def _set_candidate(self, key, scores):
         """Record the candidate shift kept (subclasses with candidates)."""
 
-    def _train_network(self, X_train, y_train, extra, scoring, seed):
+    def _train_network(self, X_train, y_train, extra, scoring, seed, max_epochs=None):
         """Fit one network; return it with its validation curve."""
         data = _torch.training_data(X_train, **extra)
         callbacks = []
@@ -396,7 +437,9 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             ]
         if self.verbose:
             callbacks.append(("progress", _torch.EpochProgress(type(self).__name__)))
-        net = self._build_net(X_train.shape[1], len(self.classes_), callbacks, X_train)
+        net = self._build_net(
+            X_train.shape[1], len(self.classes_), callbacks, X_train, max_epochs
+        )
         _torch.fit_net(net, data, _torch.label_tensor(y_train), seed=seed)
         if scoring is None:
             return dict(

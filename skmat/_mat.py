@@ -64,6 +64,19 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         training rows at each :meth:`fit`. ``None`` uses an
         :class:`XRMEstimator` with this classifier's network settings. Not
         used when ``heldout_logits`` are passed to :meth:`fit`.
+    refit : bool, default=True
+        After the shift strength and the number of epochs are chosen on the
+        validation split that early stopping holds out, train the network
+        again on all the rows, for as many optimizer steps as the kept epoch
+        took (as ``refit`` in
+        :class:`~sklearn.linear_model.LogisticRegressionCV`): the rows held
+        out for validation are a fifth of the few minority rows, which a
+        network that can memorize needs most.
+        Their held-out logits come from ``heldout_logits`` or from the
+        fitted XRM (the mean of its twins, neither of which trained on
+        them); an ``xrm`` without ``predict_proba`` gives no refit. Not done
+        with ``early_stopping=False`` or an explicit ``X_val`` (every row
+        is already trained on); ``refitted_`` says whether it was done.
     memory : str, joblib.Memory or None, default=None
         Cache of fitted XRMs, as in :class:`~sklearn.pipeline.Pipeline`: a
         directory path or a :class:`joblib.Memory`. XRM depends neither on
@@ -88,8 +101,11 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     xrm_ : XRMEstimator or None
         The fitted clone of ``xrm``; None when ``heldout_logits`` were given.
     shift_ : ndarray of shape (n_train, n_classes)
-        The logit shift of the training rows (those not held out), at
-        ``temperature_``.
+        The logit shift of the rows the network of ``net_`` trained on, at
+        ``temperature_``: every row after a refit, else the rows not held
+        out.
+    refitted_ : bool
+        Whether ``net_`` was trained again on every row (see ``refit``).
     heldout_temperature_ : float
         The temperature that calibrates the held-out logits against the
         training labels; ``temperature`` applies on top of it.
@@ -137,6 +153,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         ],
         "xrm": [HasMethods(["fit", "infer_group_labels"]), None],
         "memory": [None, str, HasMethods(["cache"])],
+        "refit": ["boolean"],
     }
 
     # group_labels and heldout_logits are requested by default when metadata
@@ -148,6 +165,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         *,
         temperature="auto",
         xrm=None,
+        refit=True,
         memory=None,
         module="linear",
         module_params=None,
@@ -166,6 +184,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     ):
         self.temperature = temperature
         self.xrm = xrm
+        self.refit = refit
         self.memory = memory
         self.module = module
         self.module_params = module_params
@@ -262,6 +281,22 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             for tau in temperatures
         }
         return self._shifts if len(temperatures) > 1 else self._shifts[temperatures[0]]
+
+    def _refit_shift(self, X, y_enc, train, valid, heldout_logits):
+        if heldout_logits is None:
+            if not hasattr(self.xrm_, "predict_proba"):
+                return None
+            heldout_logits = np.empty((len(X), len(self.classes_)))
+            heldout_logits[train] = self.xrm_.heldout_logits_
+            # Neither twin trained on the validation rows.
+            proba = self.xrm_.predict_proba(X[valid])
+            heldout_logits[valid] = np.log(np.clip(proba, 1e-12, None))
+        calibrated = np.asarray(heldout_logits, dtype=np.float64) / (
+            self.heldout_temperature_
+        )
+        return _torch.mat_shift(
+            calibrated, y_enc, self.temperature_, len(self.classes_)
+        )
 
     def _set_candidate(self, key, scores):
         if key is None:  # one temperature

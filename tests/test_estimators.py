@@ -247,8 +247,10 @@ def test_mat_nests_a_cloned_xrm(blobs):
     assert clf.xrm_ is not xrm
     assert not hasattr(xrm, "heldout_logits_")
     assert clf.xrm_.module == "linear"
-    # XRM is fitted on the training rows only: the validation rows are held out.
-    assert clf.xrm_.heldout_logits_.shape[0] == clf.shift_.shape[0] < len(X)
+    # XRM is fitted on the training rows only: the validation rows are held
+    # out; the refit then trains on every row (their shift from XRM's twins).
+    assert clf.xrm_.heldout_logits_.shape[0] < len(X)
+    assert clf.refitted_ and clf.shift_.shape[0] == len(X)
     assert clf.validation_groups_source_ == "inferred"
     groups = clf.infer_group_labels(X, y)
     assert groups.shape == (len(X),)
@@ -267,7 +269,8 @@ def test_validation_uses_true_groups_when_given(blobs, monkeypatch):
         return splits[-1]
 
     monkeypatch.setattr(_NetworkClassifier, "_split", recording_split)
-    clf = MATClassifier(**FAST, temperature=1.0, random_state=0).fit(
+    # refit=False: the kept network is the one scored on the held-out rows.
+    clf = MATClassifier(**FAST, temperature=1.0, refit=False, random_state=0).fit(
         X, y, group_labels=g
     )
     assert clf.validation_groups_source_ == "group_labels"

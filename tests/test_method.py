@@ -292,3 +292,86 @@ def test_early_stopping_restores_the_weights_of_the_best_epoch(noisy):
                             early_stopping=False)
     stopped.fit(X[tr], y[tr], heldout_logits=heldout[tr])
     np.testing.assert_array_equal(stopped.predict_proba(X), clf.predict_proba(X))
+
+
+# --------------------------------------------------------------------------
+# The validation score on inferred groups, and the refit on every row
+# --------------------------------------------------------------------------
+def test_inferred_score_pools_the_minorities_of_every_class():
+    """Three classes, each with a 2-row inferred minority that is all wrong.
+
+    Shrunk alone, each 2-row group stays near the overall accuracy; pooled,
+    the 6 minority rows pull the score down.
+    """
+    from skmat.utils._selection import validation_score
+
+    y = np.repeat([0, 1, 2], 12)
+    minority = np.tile(np.r_[np.ones(2), np.zeros(10)], 3).astype(int)
+    groups = 2 * y + minority
+    y_pred = np.where(minority == 1, (y + 1) % 3, y)
+    score, rank = validation_score(y, y_pred, groups, "inferred")
+
+    correct = (y_pred == y).astype(float)
+    overall = correct.mean()  # 30 / 36
+
+    def shrunk(rows):
+        return (correct[rows].sum() + 5 * overall) / (rows.sum() + 5)
+
+    worst_class = 10 / 12
+    per_group = min(shrunk(groups == k) for k in range(6))
+    pooled = min(shrunk(minority == 1), shrunk(minority == 0))
+    assert pooled < per_group  # pooling is what decides here
+    assert score == pytest.approx(0.3 * worst_class + 0.7 * pooled, abs=1e-12)
+    assert rank == pytest.approx(score + 1e-3 * worst_class, abs=1e-12)
+    # The pooled groups are found from the counts, whatever the group ids.
+    relabelled = validation_score(y, y_pred, 7 - groups, "inferred")
+    assert relabelled[0] == pytest.approx(score, abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def refit_data():
+    X, y = make_classification(n_samples=160, n_features=5, random_state=1)
+    heldout = np.random.RandomState(1).randn(len(X), 2) * 2
+    return X, y, heldout
+
+
+def test_refit_trains_the_chosen_epochs_on_every_row(refit_data):
+    X, y, heldout = refit_data
+    kw = dict(max_epochs=15, temperature=0.5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refitted = MATClassifier(**kw).fit(X, y, heldout_logits=heldout)
+        kept = MATClassifier(**kw, refit=False).fit(X, y, heldout_logits=heldout)
+    assert refitted.refitted_ and not kept.refitted_
+    # The choice made on the split is the same; the refit then trains as
+    # many steps on every row, with every row's shift: 128 rows in batches
+    # of 16 made 8 steps an epoch, 160 rows make 10.
+    assert refitted.best_epoch_ == kept.best_epoch_
+    np.testing.assert_array_equal(refitted.validation_score_, kept.validation_score_)
+    assert len(refitted.net_.history) == max(1, round(refitted.best_epoch_ * 8 / 10))
+    assert len(kept.net_.history) == kept.n_epochs_
+    calibrated = heldout / refitted.heldout_temperature_
+    np.testing.assert_allclose(refitted.shift_, mat_shift(calibrated, y, 0.5, 2),
+                               atol=1e-6)
+    assert kept.shift_.shape[0] < len(X)
+    assert not np.allclose(refitted.predict_proba(X), kept.predict_proba(X))
+    # Same random_state, same refitted model.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = MATClassifier(**kw).fit(X, y, heldout_logits=heldout)
+    np.testing.assert_array_equal(again.predict_proba(X), refitted.predict_proba(X))
+
+
+@pytest.mark.parametrize("setting", ["X_val", "no early stopping"])
+def test_no_refit_when_every_row_is_trained_on(refit_data, setting):
+    X, y, heldout = refit_data
+    clf = MATClassifier(max_epochs=5, temperature=0.5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if setting == "X_val":
+            clf.fit(X[:120], y[:120], heldout_logits=heldout[:120],
+                    X_val=X[120:], y_val=y[120:])
+        else:
+            clf.set_params(early_stopping=False).fit(X, y, heldout_logits=heldout)
+    assert not clf.refitted_
+    assert len(clf.net_.history) == clf.n_epochs_

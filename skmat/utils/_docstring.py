@@ -50,9 +50,13 @@ early_stopping : bool, default=True
     the best epoch (ties go to the better balanced accuracy). The score is
     the worst-group accuracy on the ``group_labels`` given to :meth:`fit`;
     else, for estimators with a fitted XRM, ``0.3 * worst-class + 0.7 *
-    worst inferred-group accuracy`` (each inferred group shrunk towards the
-    overall accuracy by 5 pseudo-rows, so that a handful of rows cannot
-    decide); else the worst-class accuracy. A warning says when the kept
+    worst inferred-group accuracy``, where the worst inferred group is the
+    lower of the worst of XRM's groups and the worst of two pooled ones
+    (each class's largest inferred group together, all the other rows
+    together), and each group is shrunk towards the overall accuracy by 5
+    pseudo-rows, so that a handful of rows cannot decide alone and the
+    minorities of many classes still count together; else the worst-class
+    accuracy. A warning says when the kept
     network scores no better than the untrained one.
     ``False`` trains ``max_epochs`` epochs on all rows and keeps the last
     one. An explicit ``X_val, y_val`` given to :meth:`fit` replaces the
@@ -81,10 +85,11 @@ verbose : int, default=0
 
 _EARLY_STOPPING_ATTRIBUTES = """\
 n_epochs_ : int
-    Epochs that the network of ``net_`` ran.
+    Epochs that training ran before it stopped.
 best_epoch_ : int
     Epoch whose weights were kept: the best validation epoch, or the last
-    one without a validation set.
+    one without a validation set. With MAT's ``refit``, the network of
+    ``net_`` was then trained again on every row for as many steps.
 validation_score_ : ndarray of shape (n_epochs_,)
     Worst-group validation accuracy of every epoch, over the groups that
     ``validation_groups_source_`` names; as the
