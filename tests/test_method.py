@@ -375,3 +375,59 @@ def test_no_refit_when_every_row_is_trained_on(refit_data, setting):
             clf.set_params(early_stopping=False).fit(X, y, heldout_logits=heldout)
     assert not clf.refitted_
     assert len(clf.net_.history) == clf.n_epochs_
+
+
+def test_the_split_before_a_refit_holds_out_half_of_each_class_mistakes():
+    from skmat._mat import _mistake_rich_split
+
+    y = np.repeat([0, 1, 2], [50, 40, 30])
+    mistakes = np.zeros(len(y), dtype=bool)
+    mistakes[[0, 1, 2, 3, 50, 51, 52, 90, 91]] = True  # 4, 3 and 2 mistakes
+    train, valid, weight = _mistake_rich_split(y, mistakes, 0.2, seed=0)
+    np.testing.assert_array_equal(np.sort(np.r_[train, valid]), np.arange(len(y)))
+    for c, (n_agree, n_mistake) in enumerate([(46, 4), (37, 3), (28, 2)]):
+        held = valid[y[valid] == c]
+        assert mistakes[held].sum() == np.ceil(0.5 * n_mistake)
+        assert (~mistakes[held]).sum() == np.ceil(0.2 * n_agree)
+        # Each held-out row weighs the rows of its cell it stands for.
+        cell_weights = weight[y[valid] == c]
+        held_mistakes = mistakes[held]
+        assert cell_weights[held_mistakes].sum() == pytest.approx(n_mistake)
+        assert cell_weights[~held_mistakes].sum() == pytest.approx(n_agree)
+    # A seed gives one split; another seed another one.
+    again = _mistake_rich_split(y, mistakes, 0.2, seed=0)
+    np.testing.assert_array_equal(again[1], valid)
+    other = _mistake_rich_split(y, mistakes, 0.2, seed=1)
+    assert not np.array_equal(other[1], valid)
+    # A single mistake row is not held out more than the other rows are, and
+    # a class that would be missing from one side gives no split at all.
+    one = np.zeros(len(y), dtype=bool)
+    one[0] = True
+    assert _mistake_rich_split(y, one, 0.2, seed=0) is not None
+    tiny = np.array([0, 0, 0, 1])
+    assert _mistake_rich_split(tiny, np.zeros(4, bool), 0.2, seed=0) is None
+
+
+def test_the_default_fit_scores_on_a_split_rich_in_xrm_mistakes():
+    X, y = make_classification(n_samples=300, n_features=6, flip_y=0.1,
+                               random_state=0)
+    splits = []
+    from skmat import _mat
+
+    original = _mat._mistake_rich_split
+
+    def spy(*args, **kwargs):
+        splits.append(original(*args, **kwargs))
+        return splits[-1]
+
+    with warnings.catch_warnings(), pytest.MonkeyPatch.context() as mp:
+        warnings.simplefilter("ignore")
+        mp.setattr(_mat, "_mistake_rich_split", spy)
+        clf = MATClassifier(max_epochs=10, temperature=1.0, random_state=0).fit(X, y)
+    (train, valid, _), = splits
+    mistakes = clf.xrm_.heldout_logits_.argmax(axis=1) != y
+    # Held-out mistakes are more common in the validation rows than in the
+    # training rows, and the score used the held-out twin's mistakes.
+    assert mistakes[valid].mean() > 1.5 * mistakes[train].mean()
+    assert clf.validation_groups_source_ == "inferred"
+    assert clf.refitted_ and clf.shift_.shape[0] == len(X)
