@@ -236,16 +236,6 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         """
         return None
 
-    def _early_stopping_split(
-        self, X, y_enc, strata, group_labels, heldout_logits, seed_shift, seed_split
-    ):
-        """Train/validation indices of early stopping (subclasses may enrich)."""
-        return self._split(y_enc, strata, seed_split)
-
-    def _validation_weights(self):
-        """Weights of the validation rows (a split with unequal shares), or None."""
-        return None
-
     def _split(self, y_enc, strata, seed):
         """Stratified train/validation indices."""
         from sklearn.model_selection import train_test_split
@@ -336,10 +326,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             train = slice(None)
         elif self.early_stopping:
             strata = y_enc if group_labels is None else _strata(y_enc, group_labels)
-            train, valid = self._early_stopping_split(
-                X, y_enc, strata, group_labels, heldout_logits,
-                int(seed_shift), seed_split,
-            )
+            train, valid = self._split(y_enc, strata, seed_split)
             refit_rows = train, valid
             X_valid, y_valid = X[valid], y_enc[valid]
             if group_labels is not None:
@@ -367,10 +354,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                 groups = self._inferred_valid_groups(X_valid, y_valid)
                 source = "inferred" if groups is not None else "class"
             self.validation_groups_source_ = source
-            scoring = (
-                _torch.as_tensor(X_valid), y_valid, groups, source,
-                self._validation_weights(),
-            )
+            scoring = (_torch.as_tensor(X_valid), y_valid, groups, source)
 
         # One shift, or candidate shifts (most parsimonious first) to choose
         # from on the validation rows.

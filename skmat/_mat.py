@@ -36,12 +36,10 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     formula), not per minibatch as in the authors' code, so that the shift
     does not depend on the batch size or on which rows share a batch.
 
-    By default part of the data is held out (``validation_fraction``, and
-    half of XRM's inferred minority, see ``refit``), the temperature and the
-    epoch with the best worst-group validation score are chosen, with the
-    user's ``group_labels`` when given to :meth:`fit`, else with the groups
-    XRM infers on the validation rows, else worst-class accuracy, and the
-    network is trained again on every row.
+    By default a stratified ``validation_fraction`` of the data is held out
+    and the epoch with the best worst-group validation accuracy is kept: with
+    the user's ``group_labels`` when given to :meth:`fit`, else with the
+    groups XRM infers on the validation rows, else worst-class accuracy.
 
     Parameters
     ----------
@@ -62,10 +60,8 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         :class:`~sklearn.model_selection.GridSearchCV` and
         :class:`~skmat.WorstGroupScorer`.
     xrm : XRMEstimator or None, default=None
-        Source of the held-out logits. It is cloned and fitted at each
-        :meth:`fit`: on every row when the refit follows the validation
-        split (``refit=True``, no ``group_labels``), else on the training
-        rows. ``None`` uses an
+        Source of the held-out logits. It is cloned and fitted on the
+        training rows at each :meth:`fit`. ``None`` uses an
         :class:`XRMEstimator` with this classifier's network settings. Not
         used when ``heldout_logits`` are passed to :meth:`fit`.
     refit : bool, default=True
@@ -73,14 +69,12 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         validation split that early stopping holds out, train the network
         again on all the rows, for as many optimizer steps as the kept epoch
         took (as ``refit`` in
-        :class:`~sklearn.linear_model.LogisticRegressionCV`). Since the
-        held-out rows come back, the split can afford to hold out many of
-        the rows the choice depends on: without ``group_labels``, XRM is
-        fitted on every row first and the split holds out half of the rows
-        its held-out twin misclassifies in each class (the inferred
-        minority; ``validation_fraction`` of the others), and the
-        validation scores weigh each row by the inverse of its share, so
-        that they measure the data's accuracies with less noise. Not done
+        :class:`~sklearn.linear_model.LogisticRegressionCV`): the rows held
+        out for validation are a fifth of the few minority rows, which a
+        network that can memorize needs most.
+        Their held-out logits come from ``heldout_logits`` or from the
+        fitted XRM (the mean of its twins, neither of which trained on
+        them); an ``xrm`` without ``predict_proba`` gives no refit. Not done
         with ``early_stopping=False`` or an explicit ``X_val`` (every row
         is already trained on); ``refitted_`` says whether it was done.
     memory : str, joblib.Memory or None, default=None
@@ -259,51 +253,8 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             group_labels_val=group_labels_val,
         )
 
-    def _early_stopping_split(
-        self, X, y_enc, strata, group_labels, heldout_logits, seed_shift, seed_split
-    ):
-        """Hold out a split rich in XRM's mistakes, when the refit follows.
-
-        With ``refit`` and no group labels, XRM is fitted on every row first
-        (its held-out logits are honest for all of them) and the split holds
-        out half of the rows that the held-out twin misclassifies in each
-        class, ``validation_fraction`` of the others: the choice of the
-        shift is decided on the minority rows, and a split drawn like the
-        data holds a handful of them; the refit trains on them all again.
-        """
-        self._all_heldout = None
-        if not self.refit or group_labels is not None or heldout_logits is not None:
-            return super()._early_stopping_split(
-                X, y_enc, strata, group_labels, heldout_logits, seed_shift,
-                seed_split,
-            )
-        self.xrm_ = self._fit_nested_xrm(X, y_enc, seed_shift)
-        logits = getattr(self.xrm_, "heldout_logits_", None)
-        if logits is None:
-            return super()._early_stopping_split(
-                X, y_enc, strata, group_labels, heldout_logits, seed_shift,
-                seed_split,
-            )
-        logits = np.asarray(logits, dtype=np.float64)
-        mistakes = logits.argmax(axis=1) != y_enc
-        split = _mistake_rich_split(
-            y_enc, mistakes, self.validation_fraction, seed_split
-        )
-        if split is None:  # too few rows to keep every class on both sides
-            return super()._early_stopping_split(
-                X, y_enc, strata, group_labels, heldout_logits, seed_shift,
-                seed_split,
-            )
-        self._all_heldout = logits
-        self._split_rows = split[:2]
-        self._valid_weights = split[2]
-        return split[:2]
-
     def _training_shift(self, X_train, y_train, heldout_logits, seed):
-        if getattr(self, "_all_heldout", None) is not None:
-            # XRM (self.xrm_) was fitted on every row before the split.
-            heldout_logits = self._all_heldout[self._split_rows[0]]
-        elif heldout_logits is None:
+        if heldout_logits is None:
             self.xrm_ = self._fit_nested_xrm(X_train, y_train, seed)
             heldout_logits = getattr(self.xrm_, "heldout_logits_", None)
             if heldout_logits is None:
@@ -331,21 +282,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         }
         return self._shifts if len(temperatures) > 1 else self._shifts[temperatures[0]]
 
-    def _validation_weights(self):
-        if getattr(self, "_all_heldout", None) is not None:
-            return self._valid_weights
-        return None
-
-    def _inferred_valid_groups(self, X_valid, y_valid):
-        if getattr(self, "_all_heldout", None) is not None:
-            # The held-out twin's mistakes, as the split was drawn by them.
-            logits = self._all_heldout[self._split_rows[1]]
-            return 2 * y_valid + (logits.argmax(axis=1) != y_valid)
-        return super()._inferred_valid_groups(X_valid, y_valid)
-
     def _refit_shift(self, X, y_enc, train, valid, heldout_logits):
-        if getattr(self, "_all_heldout", None) is not None:
-            heldout_logits = self._all_heldout
         if heldout_logits is None:
             if not hasattr(self.xrm_, "predict_proba"):
                 return None
@@ -360,14 +297,6 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         return _torch.mat_shift(
             calibrated, y_enc, self.temperature_, len(self.classes_)
         )
-
-    def _fit_network(self, *args, **kwargs):
-        try:
-            return super()._fit_network(*args, **kwargs)
-        finally:
-            self.__dict__.pop("_all_heldout", None)
-            self.__dict__.pop("_split_rows", None)
-            self.__dict__.pop("_valid_weights", None)
 
     def _set_candidate(self, key, scores):
         if key is None:  # one temperature
@@ -402,41 +331,6 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             )
         return self.xrm_.infer_group_labels(X, y)
 
-
-
-# Share of each class's rows that XRM's held-out twin misclassifies held out
-# for validation when the refit follows (the others: validation_fraction).
-MISTAKE_VALIDATION_SHARE = 0.5
-
-
-def _mistake_rich_split(y_enc, mistakes, validation_fraction, seed):
-    """Train/validation rows with half of each class's mistakes held out.
-
-    Returns ``(train, valid, weight)``, ``weight`` the inverse of each
-    validation row's share held out (so that accuracies over the validation
-    rows are those of the data), or None when a class would be missing on
-    either side.
-    """
-    rng = np.random.RandomState(seed)
-    valid, weight = [], []
-    for c in np.unique(y_enc):
-        for is_mistake in (False, True):
-            in_group = (y_enc == c) & (mistakes == is_mistake)
-            rows = rng.permutation(np.flatnonzero(in_group))
-            share = validation_fraction
-            if is_mistake and len(rows) >= 2:
-                share = max(validation_fraction, MISTAKE_VALIDATION_SHARE)
-            n_valid = int(np.ceil(share * len(rows)))
-            valid.extend(rows[:n_valid])
-            weight.extend([len(rows) / max(n_valid, 1)] * n_valid)
-    valid, weight = np.asarray(valid, dtype=np.intp), np.asarray(weight)
-    order = np.argsort(valid)
-    valid, weight = valid[order], weight[order]
-    train = np.setdiff1d(np.arange(len(y_enc)), valid)
-    n_classes = len(np.unique(y_enc))
-    if min(len(np.unique(y_enc[rows])) for rows in (train, valid)) < n_classes:
-        return None
-    return train, valid, weight
 
 
 # The candidates of temperature="auto", weakest shift first: infinity is no

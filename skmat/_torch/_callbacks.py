@@ -76,27 +76,22 @@ class GroupValidation(Callback):
     network before its first step.
     """
 
-    def __init__(self, X_valid, y_valid, groups, source="class", sample_weight=None):
+    def __init__(self, X_valid, y_valid, groups, source="class"):
         self.X_valid = X_valid
         self.y_valid = y_valid
         self.groups = groups
         self.source = source
-        self.sample_weight = sample_weight
 
     def _score(self, net):
         logits = predict_logits(net, self.X_valid).astype(np.float64)
         y_pred = logits.argmax(axis=1)
-        score, rank = validation_score(
-            self.y_valid, y_pred, self.groups, self.source, self.sample_weight
-        )
+        score, rank = validation_score(self.y_valid, y_pred, self.groups, self.source)
         # The validation loss breaks the ties left: among epochs with the same
         # accuracies, the better fitted one (small validation sets score in
         # coarse steps, and an epoch of a barely trained network can tie).
         rows = np.arange(len(y_pred))
         log_proba = logits - logsumexp(logits, axis=1, keepdims=True)
-        loss = float(
-            -np.average(log_proba[rows, self.y_valid], weights=self.sample_weight)
-        )
+        loss = float(-log_proba[rows, self.y_valid].mean())
         rank -= LOSS_TIE_BREAK_WEIGHT * min(loss, 100.0)
         return score, rank, float(np.mean(y_pred == self.y_valid)), loss
 
@@ -113,7 +108,7 @@ class GroupValidation(Callback):
 
     def on_train_end(self, net, **kwargs):
         # Do not keep a copy of the validation data inside the fitted net.
-        self.X_valid = self.y_valid = self.groups = self.sample_weight = None
+        self.X_valid = self.y_valid = self.groups = None
 
 
 class EpochProgress(Callback):

@@ -63,10 +63,7 @@ early_stopping : bool, default=True
     held-out rows.
 validation_fraction : float, default=0.2
     Share of the rows held out for early stopping, stratified on the class
-    (and on ``group_labels`` when given). :class:`MATClassifier` with
-    ``refit=True`` also holds out half of the rows XRM's held-out twin
-    misclassifies in each class, and weighs the validation rows back to the
-    data's proportions.
+    (and on ``group_labels`` when given).
 n_iter_no_change : int, default=20
     Patience of early stopping, in epochs."""
 

@@ -16,24 +16,15 @@ TIE_BREAK_WEIGHT = 1e-3
 LOSS_TIE_BREAK_WEIGHT = 1e-6
 
 
-def _group_accuracies(correct, groups, shrinkage=0.0, weight=None):
-    """Accuracy within each group, shrunk towards the overall accuracy.
-
-    ``weight`` (inverse inclusion probabilities of a split that over-samples
-    some rows) weighs the rows within a group and in the overall accuracy;
-    the shrinkage counts rows.
-    """
-    weight = np.ones_like(correct) if weight is None else weight
+def _group_accuracies(correct, groups, shrinkage=0.0):
+    """Accuracy within each group, shrunk towards the overall accuracy."""
     _, codes = np.unique(groups, return_inverse=True)
     counts = np.bincount(codes)
-    accuracy = np.bincount(codes, weights=weight * correct) / np.bincount(
-        codes, weights=weight
-    )
-    overall = np.sum(weight * correct) / np.sum(weight)
-    return (counts * accuracy + shrinkage * overall) / (counts + shrinkage)
+    hits = np.bincount(codes, weights=correct)
+    return (hits + shrinkage * correct.mean()) / (counts + shrinkage)
 
 
-def _pooled_minority(y_true, groups, weight=None):
+def _pooled_minority(y_true, groups):
     """Whether each row lies outside the largest inferred group of its class.
 
     Pools the inferred minority groups of every class into one: a shortcut's
@@ -42,13 +33,11 @@ def _pooled_minority(y_true, groups, weight=None):
     """
     _, codes = np.unique(groups, return_inverse=True)
     counts = np.zeros((int(y_true.max()) + 1, codes.max() + 1))
-    np.add.at(counts, (y_true, codes), 1.0 if weight is None else weight)
+    np.add.at(counts, (y_true, codes), 1)
     return (codes != counts.argmax(axis=1)[y_true]).astype(np.int64)
 
 
-def validation_score(
-    y_true, y_pred, groups=None, source="class", sample_weight=None
-):
+def validation_score(y_true, y_pred, groups=None, source="class"):
     """Score of predictions on the validation rows, higher is better.
 
     Parameters
@@ -57,10 +46,6 @@ def validation_score(
         Encoded labels and predictions.
     groups : ndarray of shape (n_samples,) or None
         Group ids of the rows; None with ``source="class"``.
-    sample_weight : ndarray of shape (n_samples,) or None
-        Weights that undo a validation split drawn with unequal shares
-        (the inverse of each row's chance to be held out), so that
-        worst-class and overall accuracies are those of the data.
     source : {"group_labels", "inferred", "class"}
         What the groups are. True groups give the worst-group accuracy;
         no groups give the worst-class accuracy; groups inferred by XRM give
@@ -81,15 +66,15 @@ def validation_score(
         epochs or candidates with equal scores.
     """
     correct = (np.asarray(y_pred) == np.asarray(y_true)).astype(np.float64)
-    w = sample_weight
-    by_class = _group_accuracies(correct, y_true, weight=w)
+    by_class = _group_accuracies(correct, y_true)
     if source == "group_labels":
-        score = _group_accuracies(correct, groups, weight=w).min()
+        score = _group_accuracies(correct, groups).min()
     elif source == "inferred":
-        pooled = _pooled_minority(y_true, groups, w)
         shrunk = min(
-            _group_accuracies(correct, groups, INFERRED_SHRINKAGE, w).min(),
-            _group_accuracies(correct, pooled, INFERRED_SHRINKAGE, w).min(),
+            _group_accuracies(correct, groups, INFERRED_SHRINKAGE).min(),
+            _group_accuracies(
+                correct, _pooled_minority(y_true, groups), INFERRED_SHRINKAGE
+            ).min(),
         )
         score = (
             INFERRED_CLASS_WEIGHT * by_class.min()
