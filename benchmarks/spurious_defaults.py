@@ -148,8 +148,9 @@ def report(frame, datasets, output_dir):
     wga = wga.loc[[d for d in datasets if d in wga.index]]
     seeds = frame.groupby("dataset")["seed"].nunique()
     wga["seeds"] = seeds
-    ref = wga[["ERM", "ERM, class-balanced"]].max(axis=1)
-    wga["MAT - best ERM"] = wga["MAT"] - ref
+    if {"MAT", "ERM", "ERM, class-balanced"} <= set(wga.columns):
+        ref = wga[["ERM", "ERM, class-balanced"]].max(axis=1)
+        wga["MAT - best ERM"] = wga["MAT"] - ref
     lines = [
         "Test worst-group accuracy, every estimator at its defaults, "
         "`fit(X_train, y_train)` only, no group labels anywhere (mean over "
