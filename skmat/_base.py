@@ -372,7 +372,8 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         self.net_ = fit["net"]
         self.n_epochs_ = len(self.net_.history)
         self.best_epoch_ = fit["best_epoch"]
-        self.refitted_ = False
+        if hasattr(self, "refit"):
+            self.refitted_ = False
         if refit_rows is not None and getattr(self, "refit", False):
             # As LogisticRegressionCV's refit: the shift strength and the
             # number of epochs were chosen on the split; train them again on
