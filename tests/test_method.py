@@ -335,7 +335,7 @@ def refit_data():
     return X, y, heldout
 
 
-def test_refit_trains_the_chosen_epochs_on_every_row(refit_data):
+def test_refit_trains_as_many_steps_on_every_row(refit_data):
     X, y, heldout = refit_data
     kw = dict(max_epochs=15, temperature=0.5, random_state=0)
     with warnings.catch_warnings():
@@ -375,3 +375,27 @@ def test_no_refit_when_every_row_is_trained_on(refit_data, setting):
             clf.set_params(early_stopping=False).fit(X, y, heldout_logits=heldout)
     assert not clf.refitted_
     assert len(clf.net_.history) == clf.n_epochs_
+
+
+def test_refit_shifts_the_validation_rows_by_the_xrm_twins(refit_data, monkeypatch):
+    """Neither twin trained on a validation row: their mean is its held-out guess."""
+    from skmat._base import _NetworkClassifier
+
+    X, y, _ = refit_data
+    splits = []
+    original = _NetworkClassifier._split
+
+    def recording_split(self, *args, **kwargs):
+        splits.append(original(self, *args, **kwargs))
+        return splits[-1]
+
+    monkeypatch.setattr(_NetworkClassifier, "_split", recording_split)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MATClassifier(max_epochs=5, temperature=2.0, random_state=0).fit(X, y)
+    (train, valid), = splits
+    heldout = np.empty((len(X), 2))
+    heldout[train] = clf.xrm_.heldout_logits_
+    heldout[valid] = np.log(clf.xrm_.predict_proba(X[valid]))
+    expected = mat_shift(heldout / clf.heldout_temperature_, y, 2.0, 2)
+    np.testing.assert_allclose(clf.shift_, expected, atol=1e-5)
