@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 import torch
 from hypothesis import settings
 
@@ -15,3 +16,19 @@ torch.set_num_threads(1)
 settings.register_profile("deterministic", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
+
+
+@pytest.fixture
+def recorded_splits(monkeypatch):
+    """The (train, valid) rows of every early-stopping split made in the test."""
+    from skmat._base import _NetworkClassifier
+
+    splits = []
+    original = _NetworkClassifier._split
+
+    def recording_split(self, *args, **kwargs):
+        splits.append(original(self, *args, **kwargs))
+        return splits[-1]
+
+    monkeypatch.setattr(_NetworkClassifier, "_split", recording_split)
+    return splits

@@ -256,19 +256,9 @@ def test_mat_nests_a_cloned_xrm(blobs):
     assert groups.shape == (len(X),)
 
 
-def test_validation_uses_true_groups_when_given(blobs, monkeypatch):
-    from skmat._base import _NetworkClassifier
-
+def test_validation_uses_true_groups_when_given(blobs, recorded_splits):
     X, y = blobs
     g = np.arange(len(X)) % 2
-    splits = []
-    original = _NetworkClassifier._split
-
-    def recording_split(self, *args, **kwargs):
-        splits.append(original(self, *args, **kwargs))
-        return splits[-1]
-
-    monkeypatch.setattr(_NetworkClassifier, "_split", recording_split)
     # refit=False: the kept network is the one scored on the held-out rows.
     clf = MATClassifier(**FAST, temperature=1.0, refit=False, random_state=0).fit(
         X, y, group_labels=g
@@ -280,7 +270,7 @@ def test_validation_uses_true_groups_when_given(blobs, monkeypatch):
     assert clf.validation_score_[clf.best_epoch_ - 1] == clf.best_validation_score_
     # The score is the kept network's worst-group accuracy on the true groups
     # of the held-out rows.
-    (_, valid), = splits
+    (_, valid), = recorded_splits
     by_hand = worst_group_accuracy(y[valid], clf.predict(X[valid]),
                                    group_labels=g[valid])
     assert clf.best_validation_score_ == pytest.approx(by_hand, abs=1e-12)

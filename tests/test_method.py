@@ -377,23 +377,13 @@ def test_no_refit_when_every_row_is_trained_on(refit_data, setting):
     assert len(clf.net_.history) == clf.n_epochs_
 
 
-def test_refit_shifts_the_validation_rows_by_the_xrm_twins(refit_data, monkeypatch):
+def test_refit_shifts_the_validation_rows_by_the_xrm_twins(refit_data, recorded_splits):
     """Neither twin trained on a validation row: their mean is its held-out guess."""
-    from skmat._base import _NetworkClassifier
-
     X, y, _ = refit_data
-    splits = []
-    original = _NetworkClassifier._split
-
-    def recording_split(self, *args, **kwargs):
-        splits.append(original(self, *args, **kwargs))
-        return splits[-1]
-
-    monkeypatch.setattr(_NetworkClassifier, "_split", recording_split)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf = MATClassifier(max_epochs=5, temperature=2.0, random_state=0).fit(X, y)
-    (train, valid), = splits
+    (train, valid), = recorded_splits
     heldout = np.empty((len(X), 2))
     heldout[train] = clf.xrm_.heldout_logits_
     heldout[valid] = np.log(clf.xrm_.predict_proba(X[valid]))

@@ -15,6 +15,7 @@ from .._base import (
 )
 from ..utils._docstring import _fill_network_params
 from ..utils._validation import _check_group_labels
+from ._last_layer import split_rows
 
 
 @_fill_network_params
@@ -205,7 +206,15 @@ class ERMClassifier(_NetworkClassifier):
         rows = np.arange(len(y_arr))
         if X_val is None and y_val is None and self.early_stopping:
             strata = y_enc if group_labels is None else _strata(y_enc, group_labels)
-            rows, valid = self._validation_split(y_enc, strata, seed_split)
+            split = split_rows(y_enc, strata, self.validation_fraction, seed_split)
+            if split is None:
+                raise ValueError(
+                    f"ERMClassifier with early_stopping=True holds out "
+                    f"validation_fraction={self.validation_fraction} of "
+                    f"{len(y_enc)} samples, too few to keep every class on "
+                    "both sides; pass more data or early_stopping=False."
+                )
+            rows, valid = split
             X_val, y_val = _safe_indexing(X, valid), y_arr[valid]
             if group_labels is not None:
                 group_labels_val = group_labels[valid]
@@ -227,32 +236,6 @@ class ERMClassifier(_NetworkClassifier):
             X_val,
             y_val,
             group_labels_val,
-        )
-
-    def _validation_split(self, y_enc, strata, seed):
-        """Stratified training and validation rows, as early stopping holds out."""
-        from sklearn.model_selection import train_test_split
-
-        rows = np.arange(len(y_enc))
-        n_valid = int(np.ceil(self.validation_fraction * len(rows)))
-        for stratify in (strata, y_enc, None):
-            if stratify is not None and np.bincount(
-                np.unique(stratify, return_inverse=True)[1]
-            ).min() < 2:
-                continue
-            try:
-                train, valid = train_test_split(
-                    rows, test_size=n_valid, stratify=stratify, random_state=seed
-                )
-            except ValueError:
-                continue
-            if len(np.unique(y_enc[train])) == len(np.unique(y_enc)):
-                return train, valid
-        raise ValueError(
-            f"ERMClassifier with early_stopping=True holds out "
-            f"validation_fraction={self.validation_fraction} of {len(rows)} "
-            "samples, too few to keep every class in training; pass more data "
-            "or early_stopping=False."
         )
 
     def _training_shift(self, X_train, y_train, heldout_logits, seed):
