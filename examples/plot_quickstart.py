@@ -39,7 +39,9 @@ for g, name in data.group_names.items():
 # %%
 # ERM and MAT
 # -----------
-# Both estimators use the same linear network and SGD loop. MAT first fits an
+# Both estimators use the same SGD loop; ERM a linear network, MAT a linear
+# or an MLP head (``module="auto"``), whichever wins on the validation rows
+# (``module_``). MAT first fits an
 # :class:`~skmat.XRMEstimator` to obtain *held-out* logits for every training
 # row, then trains with a logit shift built from them. The data set's
 # validation split drives early stopping (``X_val``/``y_val``): without group
@@ -54,6 +56,7 @@ erm.fit(data.X_train, data.y_train, X_val=data.X_valid, y_val=data.y_valid)
 mat = MATClassifier(random_state=0)
 mat.fit(data.X_train, data.y_train, X_val=data.X_valid, y_val=data.y_valid)
 print("MAT validation groups:", mat.validation_groups_source_)
+print("MAT head and temperature:", mat.module_, mat.temperature_)
 print("XRM flip rate:", round(mat.xrm_.flip_rate_, 3))
 
 # %%

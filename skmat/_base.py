@@ -102,12 +102,17 @@ class _NeuralClassifierMixin(ClassifierMixin):
         """Keyword arguments of ``_net_class`` beyond the common ones."""
         return {}
 
-    def _net_module_factory(self, n_features, n_classes):
+    def _net_module_factory(self, n_features, n_classes, module=None):
         """Return the factory of the torch module that ``net_`` holds."""
-        return self._module_factory(n_features, n_classes)
+        return self._module_factory(n_features, n_classes, module)
 
-    def _build_net(self, n_features, n_classes, callbacks=(), X=None, max_epochs=None):
-        """Build the skorch net; ``X``, the training rows, sizes "auto" settings."""
+    def _build_net(
+        self, n_features, n_classes, callbacks=(), X=None, max_epochs=None, module=None
+    ):
+        """Build the skorch net; ``X``, the training rows, sizes "auto" settings.
+
+        ``module`` overrides the fitted module (a candidate head).
+        """
         settings = self._net_settings()
         if max_epochs is not None:
             settings["max_epochs"] = max_epochs
@@ -116,7 +121,7 @@ class _NeuralClassifierMixin(ClassifierMixin):
         settings["lr"] = _resolve_lr(settings["lr"], X)
         return _torch.build_net(
             self._net_class,
-            self._net_module_factory(n_features, n_classes),
+            self._net_module_factory(n_features, n_classes, module),
             callbacks=callbacks,
             **settings,
             # n_classes: the width the net checks the module's output against.
@@ -140,10 +145,16 @@ class _NeuralClassifierMixin(ClassifierMixin):
             net = self._build_net(self.n_features_in_, len(self.classes_))
             self.net_ = _torch.import_net(net, exported)
 
-    def _module_factory(self, n_features, n_classes):
+    def _module_factory(self, n_features, n_classes, module=None):
+        if module is None:
+            module = self._fitted_module()
         return _torch.resolve_module(
-            self.module, self.module_params, n_features, n_classes
+            module, self.module_params, n_features, n_classes
         )
+
+    def _fitted_module(self):
+        """Return the module of the fitted network (estimators choosing it override)."""
+        return self.module
 
     def _net_settings(self):
         return dict(
@@ -356,19 +367,38 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             self.validation_groups_source_ = source
             scoring = (_torch.as_tensor(X_valid), y_valid, groups, source)
 
-        # One shift, or candidate shifts (most parsimonious first) to choose
-        # from on the validation rows.
+        # One shift, or candidate shifts (most parsimonious first), for each
+        # candidate module (the simplest first), to choose from on the
+        # validation rows.
         candidates = shift if isinstance(shift, dict) else {None: shift}
+        modules = self._candidate_modules()
+        if scoring is None:  # nothing to choose on: the simplest
+            modules = modules[:1]
         fits = {}
-        for key, candidate in candidates.items():
-            if candidate is not None:
-                extra["shift"] = candidate
-            fits[key] = self._train_network(
-                X_train, y_train, extra, scoring, int(seed_torch)
+        for module in modules:
+            for key, candidate in candidates.items():
+                if candidate is not None:
+                    extra["shift"] = candidate
+                fits[module, key] = self._train_network(
+                    X_train, y_train, extra, scoring, int(seed_torch), module=module
+                )
+        kept = {
+            module: _choose_candidate(
+                {key: fits[module, key] for key in candidates}
             )
-        chosen = _choose_candidate(fits)
-        self._set_candidate(chosen, {k: f["best_score"] for k, f in fits.items()})
-        fit = fits[chosen]
+            for module in modules
+        }
+        module = _choose_module(
+            {m: fits[m, kept[m]] for m in modules}, self.validation_groups_source_
+        )
+        chosen = kept[module]
+        self._set_candidate(
+            chosen,
+            {key: fits[module, key]["best_score"] for key in candidates},
+            module,
+            {m: fits[m, kept[m]]["best_score"] for m in modules},
+        )
+        fit = fits[module, chosen]
         self.net_ = fit["net"]
         self.n_epochs_ = len(self.net_.history)
         self.best_epoch_ = fit["best_epoch"]
@@ -385,6 +415,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                 self.net_ = self._train_network(
                     X, y_enc, {"shift": full_shift}, None, int(seed_torch),
                     max_epochs=self._refit_epochs(len(X_train), n_samples),
+                    module=module,
                 )["net"]
                 self.shift_ = full_shift
                 self.refitted_ = True
@@ -423,11 +454,23 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
 
         return max(1, round(self.best_epoch_ * steps(n_split) / steps(n_all)))
 
-    def _set_candidate(self, key, scores):
-        """Record the candidate shift kept (subclasses with candidates)."""
+    def _candidate_modules(self):
+        """Modules to choose from on the validation rows, the simplest first.
 
-    def _train_network(self, X_train, y_train, extra, scoring, seed, max_epochs=None):
-        """Fit one network; return it with its validation curve."""
+        ``(None,)``: the estimator's own ``module``, nothing to choose.
+        """
+        return (None,)
+
+    def _set_candidate(self, key, scores, module, module_scores):
+        """Record the candidate kept (subclasses with candidates)."""
+
+    def _train_network(
+        self, X_train, y_train, extra, scoring, seed, max_epochs=None, module=None
+    ):
+        """Fit one network; return it with its validation curve.
+
+        ``module`` overrides the estimator's own (a candidate head).
+        """
         data = _torch.training_data(X_train, **extra)
         callbacks = []
         if scoring is not None:
@@ -439,7 +482,8 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         if self.verbose:
             callbacks.append(("progress", _torch.EpochProgress(type(self).__name__)))
         net = self._build_net(
-            X_train.shape[1], len(self.classes_), callbacks, X_train, max_epochs
+            X_train.shape[1], len(self.classes_), callbacks, X_train, max_epochs,
+            module,
         )
         _torch.fit_net(net, data, _torch.label_tensor(y_train), seed=seed)
         if scoring is None:
@@ -448,6 +492,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                 best_epoch=len(net.history),
                 scores=np.empty(0, dtype=np.float64),
                 best_score=None,
+                best_balanced_accuracy=None,
                 initial_score=None,
             )
         scores = np.asarray(net.history[:, "valid_score"], dtype=np.float64)
@@ -457,6 +502,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             best_epoch=best + 1,
             scores=scores,
             best_score=float(scores[best]),
+            best_balanced_accuracy=float(net.history[best, "valid_balanced_acc"]),
             initial_score=validation.initial_score_,
         )
 
@@ -474,6 +520,31 @@ def _choose_candidate(fits, tolerance=0.02):
         return keys[0]
     top = max(scores)
     return next(k for k in keys if fits[k]["best_score"] >= top - tolerance)
+
+
+def _choose_module(fits, source, tolerance=0.02):
+    """Return the module kept: the first (simplest) unless another is better.
+
+    Each module's fit is its kept candidate. A later module is kept only
+    when its validation score beats the first's by more than ``tolerance``
+    and, on groups inferred by XRM, its balanced validation accuracy is no
+    lower: a more flexible network can raise the worst *inferred* group by
+    fitting the hard or mislabelled rows XRM got wrong at the expense of the
+    others, which the inferred score rewards and balanced accuracy does not.
+    """
+    modules = list(fits)
+    first = kept = modules[0]
+    for module in modules[1:]:
+        fit, base = fits[module], fits[first]
+        if fit["best_score"] is None or base["best_score"] is None:
+            continue
+        better = fit["best_score"] > base["best_score"] + tolerance
+        balanced = source != "inferred" or (
+            fit["best_balanced_accuracy"] >= base["best_balanced_accuracy"]
+        )
+        if better and balanced and fit["best_score"] > fits[kept]["best_score"]:
+            kept = module
+    return kept
 
 
 def _resolve_batch_size(batch_size, n_samples):

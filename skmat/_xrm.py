@@ -193,9 +193,9 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
     def _extra_net_params(self):
         return {"n_classes": len(self.classes_)}
 
-    def _net_module_factory(self, n_features, n_classes):
+    def _net_module_factory(self, n_features, n_classes, module=None):
         return _torch.TwinModule.factory(
-            self._module_factory(n_features, n_classes), zero_output=True
+            self._module_factory(n_features, n_classes, module), zero_output=True
         )
 
     def _warn_runaway(self):
@@ -346,8 +346,12 @@ class _XRMSourceMixin:
         """
         if self.xrm is None:
             xrm = XRMEstimator(
-                module=self.module,
-                module_params=self.module_params,
+                # module="auto" (MAT's candidate heads): a linear XRM.
+                **(
+                    dict(module="linear")
+                    if self.module == "auto"
+                    else dict(module=self.module, module_params=self.module_params)
+                ),
                 verbose=self.verbose,
                 **self._net_settings(),
             )

@@ -600,3 +600,90 @@ def test_explicit_temperatures_change_the_model(blobs):
         for t in (0.25, 4.0)
     ]
     assert np.abs(probas[0] - probas[1]).max() > 1e-3
+
+
+# --------------------------------------------------------------------------
+# module="auto": a linear and an MLP head, the linear one unless the MLP wins
+# --------------------------------------------------------------------------
+def test_choose_module_needs_a_clear_win_and_no_loss_of_balance():
+    from skmat._base import _choose_module
+
+    def fit(score, balanced):
+        return dict(best_score=score, best_balanced_accuracy=balanced)
+
+    linear = fit(0.80, 0.90)
+    # Within the tolerance of 0.02: the simpler head.
+    assert _choose_module({"linear": linear, "mlp": fit(0.81, 0.99)},
+                          "inferred") == "linear"
+    assert _choose_module({"linear": linear, "mlp": fit(0.85, 0.90)},
+                          "inferred") == "mlp"
+    # A better worst inferred group bought with balanced accuracy: refused on
+    # inferred groups, taken on true ones.
+    assert _choose_module({"linear": linear, "mlp": fit(0.85, 0.89)},
+                          "inferred") == "linear"
+    assert _choose_module({"linear": linear, "mlp": fit(0.85, 0.89)},
+                          "group_labels") == "mlp"
+    # Nothing scored: the first.
+    assert _choose_module({"linear": fit(None, None), "mlp": fit(None, None)},
+                          None) == "linear"
+
+
+def test_auto_module_trains_both_heads_on_a_linear_xrm(blobs):
+    X, y = blobs
+    settings = {**FAST, "module": "auto", "module_params": None}
+    clf = MATClassifier(**settings, random_state=0).fit(X, y)
+    assert set(clf.module_scores_) == {"linear", "mlp"}
+    assert clf.module_ in ("linear", "mlp")
+    assert clf.module_scores_[clf.module_] == clf.best_validation_score_
+    assert clf.xrm_.module == "linear"
+    # Without a validation split there is nothing to choose on.
+    plain = MATClassifier(**settings, early_stopping=False, random_state=0).fit(X, y)
+    assert plain.module_ == "linear"
+    assert plain.module_scores_ == {"linear": None}
+    assert type(plain.net_.module_).__name__ == "LinearModule"
+
+
+def test_auto_module_refits_and_pickles_the_kept_head(blobs, monkeypatch):
+    import skmat._base
+
+    # Whatever the scores, keep the MLP: its module_params, the refit and a
+    # pickle round trip must all build an MLP.
+    monkeypatch.setattr(skmat._base, "_choose_module", lambda fits, source: "mlp")
+    X, y = blobs
+    clf = MATClassifier(**{**FAST, "module": "auto"}, random_state=0).fit(X, y)
+    assert clf.module_ == "mlp"
+    assert clf.refitted_
+    first = clf.net_.module_.layers[0]
+    assert first.out_features == FAST["module_params"]["hidden_layer_sizes"][0]
+    back = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+    # The nested XRM ignores the MLP's module_params.
+    assert clf.xrm_.module_params is None
+
+
+def test_history_records_the_balanced_validation_accuracy(blobs, recorded_splits):
+    X, y = blobs
+    clf = MATClassifier(**FAST, temperature=1.0, refit=False, random_state=0)
+    clf.fit(X, y)
+    (_, valid), = recorded_splits
+    # The kept network is the best epoch's: its balanced accuracy on the
+    # validation rows is the one the head choice compares.
+    pred = clf.predict(X[valid])
+    balanced = np.mean([np.mean(pred[y[valid] == k] == k) for k in (0, 1)])
+    recorded = clf.net_.history[clf.best_epoch_ - 1, "valid_balanced_acc"]
+    np.testing.assert_allclose(recorded, balanced)
+
+
+def test_auto_module_without_validation_is_linear_after_an_mlp_fit(blobs, monkeypatch):
+    import skmat._base
+
+    X, y = blobs
+    clf = MATClassifier(**{**FAST, "module": "auto"}, random_state=0)
+    with monkeypatch.context() as patch:
+        patch.setattr(skmat._base, "_choose_module", lambda fits, source: "mlp")
+        clf.fit(X, y)
+    assert clf.module_ == "mlp"
+    # A second fit with nothing to choose on does not inherit the first's head.
+    clf.set_params(early_stopping=False).fit(X, y)
+    assert clf.module_ == "linear"
+    assert type(clf.net_.module_).__name__ == "LinearModule"

@@ -72,8 +72,8 @@ class GroupValidation(Callback):
     ``"class"`` (worst-class accuracy). Records ``valid_score``, the score,
     ``valid_rank``, the score with a small tie-break (what early stopping
     monitors: balanced accuracy, then the validation loss break ties),
-    ``valid_acc`` and ``valid_loss``. ``initial_score_`` holds the score of the
-    network before its first step.
+    ``valid_acc``, ``valid_balanced_acc`` and ``valid_loss``.
+    ``initial_score_`` holds the score of the network before its first step.
     """
 
     def __init__(self, X_valid, y_valid, groups, source="class"):
@@ -93,17 +93,21 @@ class GroupValidation(Callback):
         log_proba = logits - logsumexp(logits, axis=1, keepdims=True)
         loss = float(-log_proba[rows, self.y_valid].mean())
         rank -= LOSS_TIE_BREAK_WEIGHT * min(loss, 100.0)
-        return score, rank, float(np.mean(y_pred == self.y_valid)), loss
+        correct = y_pred == self.y_valid
+        balanced = float(np.mean([correct[self.y_valid == k].mean()
+                                  for k in np.unique(self.y_valid)]))
+        return score, rank, float(np.mean(correct)), balanced, loss
 
     def on_train_begin(self, net, **kwargs):
         if not len(net.history) or "valid_score" not in net.history[-1]:
             self.initial_score_ = self._score(net)[0]
 
     def on_epoch_end(self, net, **kwargs):
-        score, rank, acc, loss = self._score(net)
+        score, rank, acc, balanced, loss = self._score(net)
         net.history.record("valid_score", score)
         net.history.record("valid_rank", rank)
         net.history.record("valid_acc", acc)
+        net.history.record("valid_balanced_acc", balanced)
         net.history.record("valid_loss", loss)
 
     def on_train_end(self, net, **kwargs):

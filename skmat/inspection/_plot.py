@@ -32,9 +32,10 @@ __all__ = [
 _HISTORY_SKIP = {"epoch", "dur", "batches", "train_batch_count", "valid_batch_count"}
 # Curves drawn first, in this order, when present.
 _HISTORY_FIRST = ["train_loss", "valid_loss", "valid_score", "valid_acc", "flip_rate"]
-# Bookkeeping entries left out of the default plot: the early-stopping rank
-# (the validation score plus tie-breaks).
-_HISTORY_HIDDEN = {"valid_rank"}
+# Entries left out of the default plot: the early-stopping rank (the
+# validation score plus tie-breaks) and the balanced validation accuracy
+# (which MAT's choice of head compares; ``keys=`` draws it).
+_HISTORY_HIDDEN = {"valid_rank", "valid_balanced_acc"}
 
 
 def _pyplot():
@@ -494,7 +495,8 @@ def plot_training_curves(estimator, *, keys=None, ax=None):
         history.
     keys : list of str, default=None
         History entries to plot, e.g. ``["train_loss", "valid_score"]``.
-        Defaults to every numeric entry: ``train_loss``, ``valid_loss``,
+        Defaults to every numeric entry but ``valid_rank`` and
+        ``valid_balanced_acc``: ``train_loss``, ``valid_loss``,
         ``valid_score`` and ``valid_acc`` (with early stopping),
         ``flip_rate`` and ``max_class_flip_rate`` (XRM), ...
     ax : matplotlib Axes, default=None

@@ -3,7 +3,9 @@
 The five network estimators share their network, early-stopping and
 run-time parameters. Their descriptions live here and are inserted into
 each class docstring by :class:`Substitution` (as in imbalanced-learn), at
-the placeholders ``%(network_params)s``, ``%(early_stopping_params)s`` and
+the placeholders ``%(network_params)s`` (``%(network_params_but_module)s``
+for an estimator that documents its own ``module``),
+``%(early_stopping_params)s`` and
 ``%(runtime_params)s``, and the attributes of early stopping at
 ``%(early_stopping_attributes)s``. A literal ``%`` in a decorated docstring is written
 ``%%``.
@@ -11,12 +13,15 @@ the placeholders ``%(network_params)s``, ``%(early_stopping_params)s`` and
 
 import textwrap
 
-_NETWORK_PARAMS = """\
+_MODULE_PARAM = """\
 module : {"linear", "mlp"} or torch.nn.Module subclass, default="linear"
     The network. A class is instantiated with ``n_features`` and
     ``n_classes`` when its ``__init__`` takes them, plus ``module_params``.
     Helper networks (the XRM that ``xrm=None`` stands for, JTT's
     identification model) are built from it too.
+"""
+
+_NETWORK_PARAMS_BUT_MODULE = """\
 module_params : dict, default=None
     Keyword arguments of the module, e.g. ``{"hidden_layer_sizes":
     (128,)}`` for ``"mlp"`` or ``{"bias": False}`` for ``"linear"``.
@@ -128,7 +133,8 @@ class Substitution:
 
 #: Decorator of the network estimators' class docstrings.
 _fill_network_params = Substitution(
-    network_params=_indent(_NETWORK_PARAMS),
+    network_params=_indent(_MODULE_PARAM + _NETWORK_PARAMS_BUT_MODULE),
+    network_params_but_module=_indent(_NETWORK_PARAMS_BUT_MODULE),
     early_stopping_params=_indent(_EARLY_STOPPING_PARAMS),
     runtime_params=_indent(_RUNTIME_PARAMS),
     early_stopping_attributes=_indent(_EARLY_STOPPING_ATTRIBUTES),
