@@ -1,0 +1,144 @@
+"""Cost of a default fit: ``MATClassifier(random_state=0).fit(X, y)``, seconds.
+
+Issue 11 asks that the new defaults (the automatic shift strength over four
+candidates, the head chosen between a linear and an MLP one, the training
+budget in steps, the refit) cost at most three times the defaults before
+them. This script times one default fit per data set (XRM included, one
+torch thread, the median of ``--repeats`` fits) with whatever ``skmat`` is
+importable, so the same command measures several versions and settings:
+
+.. code-block:: bash
+
+    python benchmarks/fit_cost.py --label main
+    python benchmarks/fit_cost.py --label linear --module linear
+    git worktree add /tmp/skmat-old afc5e3b  # the last commit before the new defaults
+    PYTHONPATH=/tmp/skmat-old python benchmarks/fit_cost.py --label afc5e3b
+    python benchmarks/fit_cost.py --report main linear afc5e3b
+
+Each run writes ``docs/results/fit_cost_<label>.csv``; ``--report`` prints
+and writes ``docs/results/fit_cost.md`` with each run's ratio to the last.
+Run it on an otherwise idle machine: the timings of jobs sharing the cores
+mean little.
+"""
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import sanity  # noqa: E402
+from spurious_defaults import load  # noqa: E402
+
+from skmat import MATClassifier  # noqa: E402
+
+DATASETS = [
+    "breast_cancer",
+    "colored_digits",
+    "interpretable",
+    "make_classification(20000, 50 features)",
+    "adult",
+]
+
+
+def standardise_adult(X, *others):
+    """Adult's numeric columns standardised on ``X`` (as spurious_defaults)."""
+    from skmat.datasets import fetch_adult
+
+    train = fetch_adult(subset="train")
+    columns = list(train.feature_names)
+    index = [columns.index(c) for c in train.numeric_features]
+    scaler = StandardScaler().fit(np.asarray(X, dtype=np.float64)[:, index])
+    out = []
+    for rows in (X, *others):
+        rows = np.array(rows, dtype=np.float64)  # a copy
+        rows[:, index] = scaler.transform(rows[:, index])
+        out.append(rows)
+    return out
+
+
+def data(name):
+    """Training rows of a data set, numeric columns standardised."""
+    if name in sanity.DATASETS:
+        X, y = sanity.DATASETS[name](0)
+        return StandardScaler().fit_transform(X), y
+    (X, y, *_), scale = load(name, 0)
+    return (standardise_adult(X)[0] if scale else np.asarray(X, np.float64)), y
+
+
+def measure(label, repeats, output_dir, params):
+    torch.set_num_threads(1)
+    rows = []
+    for name in DATASETS:
+        X, y = data(name)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                MATClassifier(random_state=0, **params).fit(X, y)
+            times.append(time.perf_counter() - start)
+        rows.append(dict(label=label, dataset=name, n_samples=X.shape[0],
+                         n_features=X.shape[1], seconds=float(np.median(times)),
+                         repeats=repeats))
+        print(f"{label}: {name} {X.shape} {rows[-1]['seconds']:.1f} s", flush=True)
+    pd.DataFrame(rows).to_csv(output_dir / f"fit_cost_{label}.csv", index=False)
+
+
+def report(labels, output_dir):
+    """Table of the runs, with each run's ratio to the last one (the base)."""
+    runs = [pd.read_csv(output_dir / f"fit_cost_{label}.csv").set_index("dataset")
+            for label in labels]
+    base = runs[-1]
+    header = " | ".join(f"{label} (s)" for label in labels)
+    ratios = " | ".join(f"{label} / {labels[-1]}" for label in labels[:-1])
+    lines = [
+        "Seconds of one default fit, `MATClassifier(random_state=0).fit(X, y)` "
+        "(XRM included, one torch thread, median of "
+        f"{int(base['repeats'].iloc[0])}); made by `python benchmarks/fit_cost.py`"
+        " (the labels are those of the runs, see `docs/results/README.md`).",
+        "",
+        f"| data | rows x features | {header} | {ratios} |",
+        "|---|---|" + "---|" * (2 * len(labels) - 1),
+    ]
+    for name in base.index:
+        seconds = " | ".join(f"{run.loc[name, 'seconds']:.1f}" for run in runs)
+        ratio = " | ".join(
+            f"{run.loc[name, 'seconds'] / base.loc[name, 'seconds']:.1f}"
+            for run in runs[:-1]
+        )
+        lines.append(
+            f"| {name} | {base.loc[name, 'n_samples']} x "
+            f"{base.loc[name, 'n_features']} | {seconds} | {ratio} |"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    (output_dir / "fit_cost.md").write_text(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--label", default="main")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--module", help="MATClassifier's module (default: its own)")
+    parser.add_argument("--report", nargs="+", metavar="LABEL",
+                        help="no fit: tabulate these runs, the last as the base")
+    parser.add_argument("--output-dir", type=Path, default=Path("docs/results"))
+    args = parser.parse_args()
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    if args.report:
+        report(args.report, args.output_dir)
+    else:
+        params = {} if args.module is None else {"module": args.module}
+        measure(args.label, args.repeats, args.output_dir, params)
+
+
+if __name__ == "__main__":
+    main()
