@@ -92,12 +92,11 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         is no lower (``module_``, ``module_scores_``): a more flexible head
         can raise the worst inferred group by fitting the hard rows XRM got
         wrong at the others' expense, which balanced accuracy does not
-        reward. ``module_params`` then configure the MLP; the XRM that
+        reward. ``module_params`` then configure the MLP, and the XRM that
         ``xrm=None`` stands for is linear. Without early stopping the linear
         head is used. A class is instantiated with ``n_features`` and
         ``n_classes`` when its ``__init__`` takes them, plus
-        ``module_params``; the XRM that ``xrm=None`` stands for is built from
-        it too.
+        ``module_params``; a fixed module also builds that XRM.
     %(network_params_but_module)s
     %(early_stopping_params)s
     %(runtime_params)s

@@ -4,7 +4,11 @@ import numpy as np
 from scipy.special import logsumexp
 from skorch.callbacks import Callback, EarlyStopping
 
-from ..utils._selection import LOSS_TIE_BREAK_WEIGHT, validation_score
+from ..utils._selection import (
+    LOSS_TIE_BREAK_WEIGHT,
+    _group_accuracies,
+    validation_score,
+)
 from ._engine import predict_logits
 
 
@@ -93,10 +97,9 @@ class GroupValidation(Callback):
         log_proba = logits - logsumexp(logits, axis=1, keepdims=True)
         loss = float(-log_proba[rows, self.y_valid].mean())
         rank -= LOSS_TIE_BREAK_WEIGHT * min(loss, 100.0)
-        correct = y_pred == self.y_valid
-        balanced = float(np.mean([correct[self.y_valid == k].mean()
-                                  for k in np.unique(self.y_valid)]))
-        return score, rank, float(np.mean(correct)), balanced, loss
+        correct = (y_pred == self.y_valid).astype(np.float64)
+        balanced = float(_group_accuracies(correct, self.y_valid).mean())
+        return score, rank, float(correct.mean()), balanced, loss
 
     def on_train_begin(self, net, **kwargs):
         if not len(net.history) or "valid_score" not in net.history[-1]:
