@@ -1,5 +1,6 @@
 """Shared machinery of the neural estimators (parameters, input checks)."""
 
+import functools
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
@@ -97,6 +98,9 @@ class _NeuralClassifierMixin(ClassifierMixin):
 
     # The skorch net class and its extra keyword arguments (subclasses swap).
     _net_class = _torch.MATNet
+    #: The net that trains several candidate heads in one pass, or None
+    #: (each candidate trained alone).
+    _bank_net_class = None
 
     def _extra_net_params(self):
         """Keyword arguments of ``_net_class`` beyond the common ones."""
@@ -107,11 +111,14 @@ class _NeuralClassifierMixin(ClassifierMixin):
         return self._module_factory(n_features, n_classes, module)
 
     def _build_net(
-        self, n_features, n_classes, callbacks=(), X=None, max_epochs=None, module=None
+        self, n_features, n_classes, callbacks=(), X=None, max_epochs=None,
+        module=None, bank=None,
     ):
         """Build the skorch net; ``X``, the training rows, sizes "auto" settings.
 
-        ``module`` overrides the fitted module (a candidate head).
+        ``module`` overrides the fitted module (a candidate head). ``bank``,
+        ``(modules, seed, head_shift)``, builds instead the net that trains a
+        head of each of ``modules`` in one pass (``_bank_net_class``).
         """
         settings = self._net_settings()
         if max_epochs is not None:
@@ -119,13 +126,21 @@ class _NeuralClassifierMixin(ClassifierMixin):
         n_samples = None if X is None else len(X)
         settings["batch_size"] = _resolve_batch_size(settings["batch_size"], n_samples)
         settings["lr"] = _resolve_lr(settings["lr"], X)
+        # n_classes: the width the net checks the module's output against.
+        extra = {"n_classes": n_classes, **self._extra_net_params()}
+        if bank is None:
+            net_class = self._net_class
+            factory = self._net_module_factory(n_features, n_classes, module)
+        else:
+            modules, seed, head_shift = bank
+            net_class = self._bank_net_class
+            factory = _torch.HeadBank.factory(
+                [self._module_factory(n_features, n_classes, m) for m in modules],
+                seed=seed,
+            )
+            extra["head_shift"] = list(head_shift)
         return _torch.build_net(
-            self._net_class,
-            self._net_module_factory(n_features, n_classes, module),
-            callbacks=callbacks,
-            **settings,
-            # n_classes: the width the net checks the module's output against.
-            **{"n_classes": n_classes, **self._extra_net_params()},
+            net_class, factory, callbacks=callbacks, **settings, **extra
         )
 
     def __getstate__(self):
@@ -374,11 +389,16 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         modules = self._candidate_modules()
         if scoring is None:  # nothing to choose on: the simplest
             modules = modules[:1]
-        fits = {}
-        for module in modules:
-            for key, candidate in candidates.items():
-                if candidate is not None:
-                    extra["shift"] = candidate
+        specs = [(module, key) for module in modules for key in candidates]
+        if scoring is not None and len(specs) > 1 and self._bank_net_class:
+            fits = self._train_candidates(
+                X_train, y_train, extra, candidates, specs, scoring, int(seed_torch)
+            )
+        else:
+            fits = {}
+            for module, key in specs:
+                if candidates[key] is not None:
+                    extra["shift"] = candidates[key]
                 fits[module, key] = self._train_network(
                     X_train, y_train, extra, scoring, int(seed_torch), module=module
                 )
@@ -399,7 +419,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             {m: fits[m, kept[m]]["best_score"] for m in modules},
         )
         fit = fits[module, chosen]
-        self.net_ = fit["net"]
+        self.net_ = fit["net"] if fit["net"] is not None else fit["build"]()
         self.n_epochs_ = len(self.net_.history)
         self.best_epoch_ = fit["best_epoch"]
         if hasattr(self, "refit"):
@@ -505,6 +525,71 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             best_balanced_accuracy=float(net.history[best, "valid_balanced_acc"]),
             initial_score=validation.initial_score_,
         )
+
+
+    def _train_candidates(self, X_train, y_train, extra, shifts, specs, scoring, seed):
+        """Fit every candidate head in one pass; return the fit of each.
+
+        ``specs`` lists the ``(module, key)`` candidates; ``shifts[key]`` is
+        the training shift of ``key`` (None: none). The heads share the
+        batches and the optimizer steps, so the data and the per-step costs
+        are paid once instead of once per candidate, but share no parameter:
+        each head follows its own gradient from the same start as when
+        trained alone (the same seed), is scored and stopped on the
+        validation rows as a network alone is, and keeps its best epoch. A
+        fit's ``"build"`` makes the candidate's own skorch net, with its
+        weights and its history, as :meth:`_train_network` would have left it.
+        """
+        keys = list(dict.fromkeys(key for _, key in specs))
+        data_extra = dict(extra)
+        head_shift = [0] * len(specs)
+        if all(shifts[key] is not None for key in keys):
+            data_extra["shift"] = np.stack([shifts[key] for key in keys], axis=1)
+            head_shift = [keys.index(key) for _, key in specs]
+        data = _torch.training_data(X_train, **data_extra)
+        validation = _torch.HeadsValidation(*scoring, patience=self.n_iter_no_change)
+        callbacks = [("valid_score", validation)]
+        if self.verbose:
+            callbacks.append(("progress", _torch.EpochProgress(type(self).__name__)))
+        n_features, n_classes = X_train.shape[1], len(self.classes_)
+        modules = [module for module, _ in specs]
+        net = self._build_net(
+            n_features, n_classes, callbacks, X_train,
+            bank=(modules, seed, head_shift),
+        )
+        _torch.fit_net(net, data, _torch.label_tensor(y_train), seed=seed)
+        epochs = list(net.history)
+
+        def build(h):
+            n_epochs = len(validation.records_[h])
+            history = [
+                {
+                    "epoch": row["epoch"],
+                    "train_loss": row["head_train_loss"][h],
+                    **validation.records_[h][i],
+                    "dur": row.get("dur"),
+                }
+                for i, row in enumerate(epochs[:n_epochs])
+            ]
+            head = self._build_net(
+                n_features, n_classes, X=X_train, module=modules[h]
+            )
+            return _torch.head_net(head, validation.best_state_[h], history)
+
+        fits = {}
+        for h, spec in enumerate(specs):
+            records = validation.records_[h]
+            best = validation.best_epoch_[h] - 1
+            fits[spec] = dict(
+                net=None,
+                build=functools.partial(build, h),
+                best_epoch=best + 1,
+                scores=np.array([r["valid_score"] for r in records], dtype=np.float64),
+                best_score=float(records[best]["valid_score"]),
+                best_balanced_accuracy=float(records[best]["valid_balanced_acc"]),
+                initial_score=validation.initial_score_[h],
+            )
+        return fits
 
 
 def _choose_candidate(fits, tolerance=0.02):

@@ -177,6 +177,9 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         "refit": ["boolean"],
     }
 
+    # The candidate heads (temperatures, modules) train in one pass.
+    _bank_net_class = _torch.MultiHeadMATNet
+
     # group_labels and heldout_logits are requested by default when metadata
     # routing is on, so GridSearchCV(...).fit(X, y, group_labels=g) works.
     __metadata_request__fit = {"group_labels": True, "heldout_logits": True}

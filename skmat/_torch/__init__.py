@@ -15,6 +15,7 @@ from ._callbacks import (
     EpochProgress,
     FlipRateRecorder,
     GroupValidation,
+    HeadsValidation,
     early_stopping,
 )
 from ._checks import check_device, module_class, optimizer_class
@@ -31,12 +32,14 @@ from ._engine import (
     export_net,
     fit_net,
     group_weights,
+    head_net,
     import_net,
     mat_shift,
     predict_logits,
     set_num_threads,
 )
 from ._modules import (
+    HeadBank,
     LinearModule,
     MLPModule,
     TwinModule,
@@ -47,6 +50,7 @@ from ._modules import (
 from ._nets import (
     GroupDRONet,
     MATNet,
+    MultiHeadMATNet,
     XRMNet,
     class_balanced_cross_entropy,
 )
@@ -57,8 +61,11 @@ __all__ = [
     "FlipRateRecorder",
     "GroupDRONet",
     "GroupValidation",
+    "HeadBank",
+    "HeadsValidation",
     "LinearModule",
     "MATNet",
+    "MultiHeadMATNet",
     "MLPModule",
     "TwinModule",
     "XRMNet",
@@ -72,6 +79,7 @@ __all__ = [
     "export_net",
     "fit_net",
     "group_weights",
+    "head_net",
     "import_net",
     "label_tensor",
     "mat_shift",

@@ -67,6 +67,30 @@ class FlipRateRecorder(Callback):
         self.best_state_ = self.best_labels_ = None
 
 
+def _validation_record(logits, y_valid, groups, source):
+    """Score, rank, accuracy, balanced accuracy and loss of validation logits.
+
+    The rank is the score with small tie-breaks (balanced accuracy, then the
+    validation loss): among epochs with the same accuracies, the better
+    fitted one (small validation sets score in coarse steps, and an epoch of
+    a barely trained network can tie).
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    y_pred = logits.argmax(axis=1)
+    score, rank = validation_score(y_valid, y_pred, groups, source)
+    rows = np.arange(len(y_pred))
+    log_proba = logits - logsumexp(logits, axis=1, keepdims=True)
+    loss = float(-log_proba[rows, y_valid].mean())
+    rank -= LOSS_TIE_BREAK_WEIGHT * min(loss, 100.0)
+    correct = (y_pred == y_valid).astype(np.float64)
+    balanced = float(_group_accuracies(correct, y_valid).mean())
+    return score, rank, float(correct.mean()), balanced, loss
+
+
+_RECORD_KEYS = ("valid_score", "valid_rank", "valid_acc", "valid_balanced_acc",
+                "valid_loss")
+
+
 class GroupValidation(Callback):
     """Score the network on a fixed validation set every epoch.
 
@@ -87,31 +111,80 @@ class GroupValidation(Callback):
         self.source = source
 
     def _score(self, net):
-        logits = predict_logits(net, self.X_valid).astype(np.float64)
-        y_pred = logits.argmax(axis=1)
-        score, rank = validation_score(self.y_valid, y_pred, self.groups, self.source)
-        # The validation loss breaks the ties left: among epochs with the same
-        # accuracies, the better fitted one (small validation sets score in
-        # coarse steps, and an epoch of a barely trained network can tie).
-        rows = np.arange(len(y_pred))
-        log_proba = logits - logsumexp(logits, axis=1, keepdims=True)
-        loss = float(-log_proba[rows, self.y_valid].mean())
-        rank -= LOSS_TIE_BREAK_WEIGHT * min(loss, 100.0)
-        correct = (y_pred == self.y_valid).astype(np.float64)
-        balanced = float(_group_accuracies(correct, self.y_valid).mean())
-        return score, rank, float(correct.mean()), balanced, loss
+        logits = predict_logits(net, self.X_valid)
+        return _validation_record(logits, self.y_valid, self.groups, self.source)
 
     def on_train_begin(self, net, **kwargs):
         if not len(net.history) or "valid_score" not in net.history[-1]:
             self.initial_score_ = self._score(net)[0]
 
     def on_epoch_end(self, net, **kwargs):
-        score, rank, acc, balanced, loss = self._score(net)
-        net.history.record("valid_score", score)
-        net.history.record("valid_rank", rank)
-        net.history.record("valid_acc", acc)
-        net.history.record("valid_balanced_acc", balanced)
-        net.history.record("valid_loss", loss)
+        for key, value in zip(_RECORD_KEYS, self._score(net), strict=True):
+            net.history.record(key, value)
+
+    def on_train_end(self, net, **kwargs):
+        # Do not keep a copy of the validation data inside the fitted net.
+        self.X_valid = self.y_valid = self.groups = None
+
+
+class HeadsValidation(Callback):
+    """Validation and early stopping of each head of a :class:`HeadBank`.
+
+    Each head is scored as :class:`GroupValidation` scores a network and
+    stopped as :func:`early_stopping` stops one: after ``patience`` epochs
+    without a better ``valid_rank``, the head is switched off and its best
+    epoch's weights kept; training ends when every head has stopped. After
+    training, ``records_[h]`` holds head ``h``'s validation records (dicts
+    with the keys of :class:`GroupValidation`) up to its stopping epoch,
+    ``best_epoch_[h]`` its best epoch (1-based), ``best_state_[h]`` the
+    head's weights at that epoch and ``initial_score_[h]`` the score of the
+    untrained head.
+    """
+
+    def __init__(self, X_valid, y_valid, groups, source="class", patience=None):
+        self.X_valid = X_valid
+        self.y_valid = y_valid
+        self.groups = groups
+        self.source = source
+        self.patience = patience
+
+    def _records(self, net):
+        logits = predict_logits(net, self.X_valid)  # (H, n_valid, K)
+        return [
+            _validation_record(head, self.y_valid, self.groups, self.source)
+            for head in logits
+        ]
+
+    def on_train_begin(self, net, **kwargs):
+        n_heads = len(net.module_.heads)
+        self.initial_score_ = [record[0] for record in self._records(net)]
+        self.records_ = [[] for _ in range(n_heads)]
+        self.best_rank_ = [-np.inf] * n_heads
+        self.best_epoch_ = [0] * n_heads
+        self.best_state_ = [None] * n_heads
+        self.misses_ = [0] * n_heads
+
+    def on_epoch_end(self, net, **kwargs):
+        bank = net.module_
+        records = self._records(net)
+        epoch = len(net.history)
+        for h, record in enumerate(records):
+            if not bank.active[h]:
+                continue
+            self.records_[h].append(dict(zip(_RECORD_KEYS, record, strict=True)))
+            rank = record[1]
+            if rank > self.best_rank_[h]:
+                self.best_rank_[h], self.best_epoch_[h] = rank, epoch
+                self.misses_[h] = 0
+                self.best_state_[h] = {
+                    k: v.detach().clone() for k, v in bank.heads[h].state_dict().items()
+                }
+            else:
+                self.misses_[h] += 1
+            if self.patience is not None and self.misses_[h] >= self.patience:
+                bank.active[h] = False
+        if not any(bank.active):
+            raise KeyboardInterrupt
 
     def on_train_end(self, net, **kwargs):
         # Do not keep a copy of the validation data inside the fitted net.

@@ -98,6 +98,20 @@ def import_net(net, exported):
     return net
 
 
+def head_net(net, state, history):
+    """Initialise ``net`` with a head's weights ``state`` and its ``history``.
+
+    Makes a candidate head trained in a :class:`HeadBank` the skorch net it
+    would have been if trained alone. The initial weights it draws are
+    replaced, so they are drawn without touching the global torch state.
+    """
+    with torch.random.fork_rng(devices=[]):
+        net.initialize()
+    net.module_.load_state_dict(state)
+    net.history_ = History(history)
+    return net
+
+
 def _plain(value):
     """Turn numpy and torch scalars inside nested lists and dicts into Python."""
     if isinstance(value, dict):

@@ -69,6 +69,46 @@ class TwinModule(nn.Module):
         return torch.stack([twin(X) for twin in self.twins])
 
 
+class HeadBank(nn.Module):
+    """Independent heads on the same input; forward returns ``(H, B, K)``.
+
+    Candidate networks trained in one pass over the data: the heads share no
+    parameter, so the sum of their losses gives each head the gradient it
+    would get alone. Each head is built under the same torch seed (as when
+    each candidate was trained alone from ``seed``), so that candidates of
+    the same architecture start from the same weights. A head switched off
+    (``active[h] = False``, once its early stopping has ended) is not
+    computed: its output is zeros and its parameters get no gradient, so an
+    optimizer leaves them as they are.
+    """
+
+    def __init__(self, make_heads, seed=0):
+        super().__init__()
+        heads = []
+        for make in make_heads:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                heads.append(make())
+        self.heads = nn.ModuleList(heads)
+        self.active = [True] * len(heads)
+
+    @classmethod
+    def factory(cls, make_heads, seed=0):
+        """Return a picklable zero-argument factory of the bank."""
+        return functools.partial(cls, make_heads=list(make_heads), seed=seed)
+
+    def forward(self, X):
+        active = self.active if any(self.active) else [True] * len(self.heads)
+        outputs = [
+            head(X) if on else None
+            for head, on in zip(self.heads, active, strict=True)
+        ]
+        template = next(out for out in outputs if out is not None)
+        return torch.stack(
+            [torch.zeros_like(template) if out is None else out for out in outputs]
+        )
+
+
 _BUILTIN_MODULES = {"linear": LinearModule, "mlp": MLPModule}
 
 

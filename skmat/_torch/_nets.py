@@ -85,7 +85,10 @@ class _ArrayNet(NeuralNet):
         if self.n_classes is None or not isinstance(x, torch.Tensor) or not len(x):
             return
         module = self.module_
-        twins = getattr(module, "twins", None)  # XRM's TwinModule: (2, B, K)
+        # XRM's TwinModule gives (2, B, K), a HeadBank (H, B, K).
+        twins = getattr(module, "twins", None)
+        if twins is None:
+            twins = getattr(module, "heads", None)
         inner = twins[0] if twins is not None else module
         name = type(inner).__name__
         was_training = module.training
@@ -104,7 +107,7 @@ class _ArrayNet(NeuralNet):
         finally:
             module.train(was_training)
         if twins is not None and isinstance(out, torch.Tensor) and out.dim():
-            out = out[0]  # one twin's output: what the user's module returned
+            out = out[0]  # one twin's (head's) output: what the module returned
         if isinstance(out, torch.Tensor) and out.shape == (1, self.n_classes):
             return
         if isinstance(out, torch.Tensor):
@@ -165,6 +168,62 @@ class MATNet(_ArrayNet):
         if training:
             self.check_training_loss(loss)
         return loss
+
+
+class MultiHeadMATNet(MATNet):
+    """MAT's shifted loss for a bank of candidate heads trained in one pass.
+
+    The module returns ``(H, B, K)`` (a :class:`HeadBank`). ``X["shift"]``
+    holds one shift per candidate temperature, ``(n, T, K)``, and
+    ``head_shift[h]`` is the temperature of head ``h``. The loss is the sum
+    over the active heads of each head's MAT loss, so each head gets its own
+    gradient; the epoch's mean loss of each head is recorded as
+    ``head_train_loss``.
+    """
+
+    def __init__(self, *args, head_shift=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.head_shift = head_shift
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if y_pred.dim() != 3:
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        extras = X if training and isinstance(X, Mapping) else {}
+        y_true = y_true.to(y_pred.device)
+        shift = extras.get("shift")
+        weight = extras.get("weight")
+        if weight is not None:
+            weight = weight.to(y_pred.device, y_pred.dtype)
+        active = self.module_.active
+        losses = []
+        for h, logits in enumerate(y_pred):
+            if not active[h]:
+                losses.append(logits.new_zeros(()))
+                continue
+            if shift is not None:
+                logits = logits + shift[:, self.head_shift[h]].to(y_pred.device)
+            ce = F.cross_entropy(logits, y_true, reduction="none")
+            if weight is None:
+                losses.append(ce.mean())
+            else:
+                losses.append((ce * weight).sum() / weight.sum().clamp_min(_EPS))
+        losses = torch.stack(losses)
+        loss = losses.sum()
+        if training:
+            self.check_training_loss(loss)
+            self.head_loss_sum_ = self.head_loss_sum_ + losses.detach() * len(y_true)
+            self.head_rows_ += len(y_true)
+        return loss
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        if not training or iterator is None:
+            return super().run_single_epoch(
+                iterator, training, prefix, step_fn, **fit_params
+            )
+        self.head_loss_sum_, self.head_rows_ = 0.0, 0
+        super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+        mean = torch.as_tensor(self.head_loss_sum_) / max(self.head_rows_, 1)
+        self.history.record("head_train_loss", mean.cpu().tolist())
 
 
 def class_balanced_cross_entropy(logits, labels, mask, n_classes):
