@@ -389,3 +389,143 @@ def test_refit_shifts_the_validation_rows_by_the_xrm_twins(refit_data, recorded_
     heldout[valid] = np.log(clf.xrm_.predict_proba(X[valid]))
     expected = mat_shift(heldout / clf.heldout_temperature_, y, 2.0, 2)
     np.testing.assert_allclose(clf.shift_, expected, atol=1e-5)
+
+
+# --------------------------------------------------------------------------
+# Candidate heads trained in one pass
+# --------------------------------------------------------------------------
+class _TanhHead(nn.Module):
+    """A head of no built-in architecture: run alone in the bank, not stacked."""
+
+    def __init__(self, n_features, n_classes):
+        super().__init__()
+        self.hidden = nn.Linear(n_features, 5)
+        self.out = nn.Linear(5, n_classes)
+
+    def forward(self, X):
+        return self.out(torch.tanh(self.hidden(X)))
+
+
+def _head_factories(n_features, n_classes):
+    from skmat._torch import resolve_module
+
+    return [
+        resolve_module("linear", None, n_features, n_classes),
+        resolve_module("mlp", {"hidden_layer_sizes": (7, 4)}, n_features, n_classes),
+        resolve_module("linear", None, n_features, n_classes),
+        resolve_module(_TanhHead, None, n_features, n_classes),
+        resolve_module("mlp", {"hidden_layer_sizes": (7, 4)}, n_features, n_classes),
+    ]
+
+
+def test_a_bank_trains_each_head_as_it_would_train_alone():
+    """The summed loss gives each head its own gradient, from its own start."""
+    from skmat._torch import HeadBank
+
+    n_features, n_classes, seed = 6, 3, 11
+    makes = _head_factories(n_features, n_classes)
+    bank = HeadBank(makes, seed=seed)
+    alone = []
+    for make in makes:
+        torch.manual_seed(seed)
+        alone.append(make())
+    # Same start: each head is its module built alone from the seed.
+    for h, module in enumerate(alone):
+        for key, value in module.state_dict().items():
+            torch.testing.assert_close(bank.head_state(h)[key], value, rtol=0, atol=0)
+
+    def sgd(params):
+        return torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=1e-3)
+
+    opt_bank = sgd(bank.parameters())
+    opts = [sgd(module.parameters()) for module in alone]
+    rng = torch.Generator().manual_seed(0)
+    for _ in range(6):
+        xb = torch.randn(32, n_features, generator=rng)
+        yb = torch.randint(0, n_classes, (32,), generator=rng)
+        shifts = torch.randn(len(makes), 32, n_classes, generator=rng)
+        out = bank(xb)
+        assert out.shape == (len(makes), 32, n_classes)
+        opt_bank.zero_grad()
+        losses = [F.cross_entropy(o + s, yb) for o, s in zip(out, shifts, strict=True)]
+        sum(losses).backward()
+        opt_bank.step()
+        for module, opt, shift in zip(alone, opts, shifts, strict=True):
+            opt.zero_grad()
+            F.cross_entropy(module(xb) + shift, yb).backward()
+            opt.step()
+    for h, module in enumerate(alone):
+        state = bank.head_state(h)
+        assert state.keys() == module.state_dict().keys()
+        for key, value in module.state_dict().items():
+            torch.testing.assert_close(state[key], value, rtol=1e-5, atol=1e-6)
+
+
+def test_a_bank_does_not_compute_heads_switched_off():
+    from skmat._torch import HeadBank
+
+    bank = HeadBank(_head_factories(6, 3), seed=0)
+    X = torch.randn(8, 6)
+    full = bank(X).detach()
+    bank.active = [False, True, False, True, True]
+    out = bank(X)
+    assert (out[[0, 2]] == 0).all()
+    torch.testing.assert_close(out[[1, 3, 4]], full[[1, 3, 4]])
+    out.sum().backward()
+    # The stacked linear heads were not computed: no gradient reached them.
+    stacked = bank.groups[0]
+    assert stacked.weights[0].grad is None or not stacked.weights[0].grad.any()
+
+
+def test_the_bank_loss_is_the_sum_of_each_heads_shifted_loss():
+    from skmat._torch import HeadBank, MultiHeadMATNet
+
+    torch.manual_seed(0)
+    net = build_net(
+        MultiHeadMATNet, HeadBank.factory(_head_factories(4, 3), seed=0),
+        optimizer="sgd", lr=0.1, momentum=0.0, weight_decay=0.0, batch_size=16,
+        max_epochs=1, device="cpu", n_classes=3, head_shift=[1, 0, 1, 0, 1],
+    ).initialize()
+    net.head_loss_sum_, net.head_rows_ = 0.0, 0
+    xb, yb = torch.randn(10, 4), torch.randint(0, 3, (10,))
+    shift = torch.randn(10, 2, 3)  # two candidate temperatures
+    with torch.no_grad():
+        out = net.module_(xb)
+        loss = net.get_loss(out, yb, X={"X": xb, "shift": shift}, training=True)
+    expected = sum(
+        F.cross_entropy(out[h] + shift[:, t], yb)
+        for h, t in enumerate([1, 0, 1, 0, 1])
+    )
+    assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_candidate_heads_each_stop_and_keep_their_best_epoch(noisy):
+    """The kept head is the network of its best epoch, stopped by its patience."""
+    X, y, g, heldout = noisy
+    tr, va = slice(0, 150), slice(150, None)
+    clf = MATClassifier(
+        lr=0.05, max_epochs=60, n_iter_no_change=4, random_state=0,
+        module_params={"hidden_layer_sizes": (8,)},
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X[tr], y[tr], heldout_logits=heldout[tr],
+                X_val=X[va], y_val=y[va], group_labels_val=g[va])
+    assert len(clf.temperature_scores_) == 4 and len(clf.module_scores_) == 2
+    # The net kept scores on the validation rows what its best epoch recorded.
+    kept = worst_group_accuracy(y[va], clf.predict(X[va]), group_labels=g[va])
+    assert kept == pytest.approx(clf.best_validation_score_, abs=1e-12)
+    assert clf.module_scores_[clf.module_] == clf.best_validation_score_
+    assert clf.temperature_scores_[clf.temperature_] == clf.best_validation_score_
+    # Its history is its own, up to where its own patience ran out.
+    assert len(clf.net_.history) == clf.n_epochs_ == len(clf.validation_score_)
+    assert clf.n_epochs_ == min(clf.best_epoch_ + 4, 60)
+    np.testing.assert_array_equal(
+        clf.net_.history[:, "valid_score"], clf.validation_score_
+    )
+    assert clf.net_.history[clf.best_epoch_ - 1, "valid_score"] == (
+        clf.best_validation_score_
+    )
+    assert np.all(np.isfinite(clf.net_.history[:, "train_loss"]))
+    expected = {"linear": "LinearModule", "mlp": "MLPModule"}[clf.module_]
+    assert type(clf.net_.module_).__name__ == expected

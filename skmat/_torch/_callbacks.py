@@ -156,7 +156,7 @@ class HeadsValidation(Callback):
         ]
 
     def on_train_begin(self, net, **kwargs):
-        n_heads = len(net.module_.heads)
+        n_heads = net.module_.n_heads
         self.initial_score_ = [record[0] for record in self._records(net)]
         self.records_ = [[] for _ in range(n_heads)]
         self.best_rank_ = [-np.inf] * n_heads
@@ -176,9 +176,7 @@ class HeadsValidation(Callback):
             if rank > self.best_rank_[h]:
                 self.best_rank_[h], self.best_epoch_[h] = rank, epoch
                 self.misses_[h] = 0
-                self.best_state_[h] = {
-                    k: v.detach().clone() for k, v in bank.heads[h].state_dict().items()
-                }
+                self.best_state_[h] = bank.head_state(h)
             else:
                 self.misses_[h] += 1
             if self.patience is not None and self.misses_[h] >= self.patience:

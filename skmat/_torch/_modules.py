@@ -5,6 +5,7 @@ import inspect
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 class LinearModule(nn.Module):
@@ -69,6 +70,72 @@ class TwinModule(nn.Module):
         return torch.stack([twin(X) for twin in self.twins])
 
 
+def _stack_key(module):
+    """Architecture of a built-in head, or None when it cannot be stacked.
+
+    A :class:`LinearModule` or :class:`MLPModule` is its linear layers (all
+    with a bias), ReLU between them and one dropout rate: heads with the
+    same key can run as one batched network.
+    """
+    if type(module) not in (LinearModule, MLPModule):
+        return None
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if any(layer.bias is None for layer in linears):
+        return None
+    dropout = [m.p for m in module.modules() if isinstance(m, nn.Dropout)]
+    shapes = tuple((layer.in_features, layer.out_features) for layer in linears)
+    return shapes, (dropout[0] if dropout else 0.0)
+
+
+class _StackedHeads(nn.Module):
+    """Several heads of one built-in architecture as batched matrix products.
+
+    Layer ``l`` of head ``g`` is ``weights[l][g]`` and ``biases[l][g]``:
+    the heads share no parameter, and one batched product replaces a loop
+    of small ones, whose per-call cost dominates on small data.
+    """
+
+    def __init__(self, heads, dropout):
+        super().__init__()
+        layers = [
+            [m for m in head.modules() if isinstance(m, nn.Linear)] for head in heads
+        ]
+        self.weights = nn.ParameterList([
+            nn.Parameter(torch.stack([h[i].weight.detach() for h in layers]).clone())
+            for i in range(len(layers[0]))
+        ])
+        self.biases = nn.ParameterList([
+            nn.Parameter(torch.stack([h[i].bias.detach() for h in layers]).clone())
+            for i in range(len(layers[0]))
+        ])
+        self.dropout = dropout
+
+    def forward(self, X, positions=None):
+        out = X
+        last = len(self.weights) - 1
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            if positions is not None:
+                weight, bias = weight[positions], bias[positions]
+            # (B, in) or (G, B, in) times (G, in, out), plus (G, 1, out).
+            out = torch.matmul(out, weight.transpose(1, 2)) + bias.unsqueeze(1)
+            if i < last:
+                out = torch.relu(out)
+                if self.dropout:
+                    out = F.dropout(out, self.dropout, self.training)
+        return out
+
+    def head_state(self, position, template):
+        """Return head ``position``'s state dict in the format of ``template``."""
+        linears = [m for m in template.modules() if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for layer, weight, bias in zip(
+                linears, self.weights, self.biases, strict=True
+            ):
+                layer.weight.copy_(weight[position])
+                layer.bias.copy_(bias[position])
+        return {k: v.detach().clone() for k, v in template.state_dict().items()}
+
+
 class HeadBank(nn.Module):
     """Independent heads on the same input; forward returns ``(H, B, K)``.
 
@@ -76,10 +143,14 @@ class HeadBank(nn.Module):
     parameter, so the sum of their losses gives each head the gradient it
     would get alone. Each head is built under the same torch seed (as when
     each candidate was trained alone from ``seed``), so that candidates of
-    the same architecture start from the same weights. A head switched off
-    (``active[h] = False``, once its early stopping has ended) is not
-    computed: its output is zeros and its parameters get no gradient, so an
-    optimizer leaves them as they are.
+    the same architecture start from the same weights. Heads of the same
+    built-in architecture run as one batched network; other modules run one
+    after another. A head switched off (``active[h] = False``, once its
+    early stopping has ended) is not computed and its output is zeros: its
+    weights no longer matter (the callback has kept those of its best
+    epoch), though a stacked head's may still drift with the optimizer's
+    momentum. ``head_state(h)`` is head ``h``'s state dict in the format of
+    its own module.
     """
 
     def __init__(self, make_heads, seed=0):
@@ -89,7 +160,21 @@ class HeadBank(nn.Module):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 heads.append(make())
-        self.heads = nn.ModuleList(heads)
+        groups = {}  # stack key (or head index) -> head indices
+        for h, head in enumerate(heads):
+            groups.setdefault(_stack_key(head) or h, []).append(h)
+        self.groups = nn.ModuleList()
+        self._members = []  # per group: its head indices
+        for key, members in groups.items():
+            if isinstance(key, tuple):
+                group = _StackedHeads([heads[h] for h in members], key[1])
+            else:
+                group = heads[members[0]]
+            self.groups.append(group)
+            self._members.append(members)
+        # Unregistered: the modules whose format head_state returns.
+        self._templates = heads
+        self.n_heads = len(heads)
         self.active = [True] * len(heads)
 
     @classmethod
@@ -98,15 +183,35 @@ class HeadBank(nn.Module):
         return functools.partial(cls, make_heads=list(make_heads), seed=seed)
 
     def forward(self, X):
-        active = self.active if any(self.active) else [True] * len(self.heads)
-        outputs = [
-            head(X) if on else None
-            for head, on in zip(self.heads, active, strict=True)
-        ]
+        active = self.active if any(self.active) else [True] * self.n_heads
+        outputs = [None] * self.n_heads
+        for group, members in zip(self.groups, self._members, strict=True):
+            on = [i for i, h in enumerate(members) if active[h]]
+            if not on:
+                continue
+            if isinstance(group, _StackedHeads):
+                positions = None if len(on) == len(members) else torch.tensor(on)
+                for i, out in zip(on, group(X, positions), strict=True):
+                    outputs[members[i]] = out
+            else:
+                outputs[members[0]] = group(X)
         template = next(out for out in outputs if out is not None)
         return torch.stack(
             [torch.zeros_like(template) if out is None else out for out in outputs]
         )
+
+    def head(self, h):
+        """Head ``h``'s own module (weights not kept up to date when stacked)."""
+        return self._templates[h]
+
+    def head_state(self, h):
+        """Return a copy of head ``h``'s state dict, in its own module's format."""
+        for group, members in zip(self.groups, self._members, strict=True):
+            if h in members:
+                if isinstance(group, _StackedHeads):
+                    return group.head_state(members.index(h), self._templates[h])
+                return {k: v.detach().clone() for k, v in group.state_dict().items()}
+        raise IndexError(h)
 
 
 _BUILTIN_MODULES = {"linear": LinearModule, "mlp": MLPModule}

@@ -87,8 +87,8 @@ class _ArrayNet(NeuralNet):
         module = self.module_
         # XRM's TwinModule gives (2, B, K), a HeadBank (H, B, K).
         twins = getattr(module, "twins", None)
-        if twins is None:
-            twins = getattr(module, "heads", None)
+        if twins is None and hasattr(module, "head_state"):
+            twins = [module.head(h) for h in range(module.n_heads)]
         inner = twins[0] if twins is not None else module
         name = type(inner).__name__
         was_training = module.training
