@@ -13,7 +13,7 @@ importable, so the same command measures several versions and settings:
     python benchmarks/fit_cost.py --label linear --module linear
     git worktree add /tmp/skmat-old afc5e3b  # the last commit before the new defaults
     PYTHONPATH=/tmp/skmat-old python benchmarks/fit_cost.py --label afc5e3b
-    python benchmarks/fit_cost.py --report main linear afc5e3b
+    python benchmarks/fit_cost.py --report main linear 1ea16a9 afc5e3b
 
 Each run writes ``docs/results/fit_cost_<label>.csv``; ``--report`` prints
 and writes ``docs/results/fit_cost.md`` with each run's ratio to the last.
