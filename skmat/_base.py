@@ -408,9 +408,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             )
             for module in modules
         }
-        module = _choose_module(
-            {m: fits[m, kept[m]] for m in modules}, self.validation_groups_source_
-        )
+        module = _choose_module(fits, kept, self.validation_groups_source_)
         chosen = kept[module]
         self._set_candidate(
             chosen,
@@ -526,7 +524,6 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             initial_score=validation.initial_score_,
         )
 
-
     def _train_candidates(self, X_train, y_train, extra, shifts, specs, scoring, seed):
         """Fit every candidate head in one pass; return the fit of each.
 
@@ -607,29 +604,38 @@ def _choose_candidate(fits, tolerance=0.02):
     return next(k for k in keys if fits[k]["best_score"] >= top - tolerance)
 
 
-def _choose_module(fits, source, tolerance=0.02):
+def _choose_module(fits, kept, source, tolerance=0.02):
     """Return the module kept: the first (simplest) unless another is better.
 
-    Each module's fit is its kept candidate. A later module is kept only
-    when its validation score beats the first's by more than ``tolerance``
-    and, on groups inferred by XRM, its balanced validation accuracy is no
-    lower: a more flexible network can raise the worst *inferred* group by
-    fitting the hard or mislabelled rows XRM got wrong at the expense of the
-    others, which the inferred score rewards and balanced accuracy does not.
+    ``fits[module, key]`` is the fit of every candidate and ``kept[module]``
+    the candidate (temperature) each module keeps. A later module is kept
+    only when its kept fit's validation score beats the first module's by
+    more than ``tolerance`` and, on groups inferred by XRM, its balanced
+    validation accuracy is no lower than the first module's *at the same
+    candidate*: a more flexible network can raise the worst inferred group
+    by fitting the hard or mislabelled rows XRM got wrong at the expense of
+    the others, which the inferred score rewards and balanced accuracy does
+    not. Comparing at the same temperature isolates that effect of the
+    network: across temperatures balanced accuracy on validation rows drawn
+    like the training rows falls with the strength of the shift whatever the
+    network, and would refuse a better head for using a stronger shift.
     """
-    modules = list(fits)
-    first = kept = modules[0]
+    modules = list(kept)
+    first = best = modules[0]
+    base = fits[first, kept[first]]
     for module in modules[1:]:
-        fit, base = fits[module], fits[first]
+        fit = fits[module, kept[module]]
         if fit["best_score"] is None or base["best_score"] is None:
             continue
         better = fit["best_score"] > base["best_score"] + tolerance
         balanced = source != "inferred" or (
-            fit["best_balanced_accuracy"] >= base["best_balanced_accuracy"]
+            fit["best_balanced_accuracy"]
+            >= fits[first, kept[module]]["best_balanced_accuracy"]
         )
-        if better and balanced and fit["best_score"] > fits[kept]["best_score"]:
-            kept = module
-    return kept
+        top = fits[best, kept[best]]["best_score"]
+        if better and balanced and fit["best_score"] > top:
+            best = module
+    return best
 
 
 def _resolve_batch_size(batch_size, n_samples):

@@ -611,21 +611,45 @@ def test_choose_module_needs_a_clear_win_and_no_loss_of_balance():
     def fit(score, balanced):
         return dict(best_score=score, best_balanced_accuracy=balanced)
 
-    linear = fit(0.80, 0.90)
+    def choose(mlp, source="inferred", linear=None):
+        # Both heads keep the same temperature.
+        linear = fit(0.80, 0.90) if linear is None else linear
+        return _choose_module(
+            {("linear", 1.0): linear, ("mlp", 1.0): mlp},
+            {"linear": 1.0, "mlp": 1.0}, source,
+        )
+
     # Within the tolerance of 0.02: the simpler head.
-    assert _choose_module({"linear": linear, "mlp": fit(0.81, 0.99)},
-                          "inferred") == "linear"
-    assert _choose_module({"linear": linear, "mlp": fit(0.85, 0.90)},
-                          "inferred") == "mlp"
+    assert choose(fit(0.81, 0.99)) == "linear"
+    assert choose(fit(0.85, 0.90)) == "mlp"
     # A better worst inferred group bought with balanced accuracy: refused on
     # inferred groups, taken on true ones.
-    assert _choose_module({"linear": linear, "mlp": fit(0.85, 0.89)},
-                          "inferred") == "linear"
-    assert _choose_module({"linear": linear, "mlp": fit(0.85, 0.89)},
-                          "group_labels") == "mlp"
+    assert choose(fit(0.85, 0.89)) == "linear"
+    assert choose(fit(0.85, 0.89), source="group_labels") == "mlp"
     # Nothing scored: the first.
-    assert _choose_module({"linear": fit(None, None), "mlp": fit(None, None)},
-                          None) == "linear"
+    assert choose(fit(None, None), None, linear=fit(None, None)) == "linear"
+
+
+def test_choose_module_compares_balance_at_the_mlps_temperature():
+    """A stronger shift lowers balanced accuracy whatever the network."""
+    from skmat._base import _choose_module
+
+    def fit(score, balanced):
+        return dict(best_score=score, best_balanced_accuracy=balanced)
+
+    fits = {
+        ("linear", np.inf): fit(0.76, 0.97),  # kept by the linear head
+        ("linear", 0.25): fit(0.73, 0.76),
+        ("mlp", np.inf): fit(0.78, 0.98),
+        ("mlp", 0.25): fit(0.84, 0.93),  # kept by the MLP
+    }
+    kept = {"linear": np.inf, "mlp": 0.25}
+    # 0.93 is below the linear head's 0.97 at its own (weaker) shift, but
+    # above its 0.76 at the MLP's temperature: the MLP is the better network.
+    assert _choose_module(fits, kept, "inferred") == "mlp"
+    # At the same temperature, a loss of balanced accuracy still refuses it.
+    fits["linear", 0.25] = fit(0.73, 0.95)
+    assert _choose_module(fits, kept, "inferred") == "linear"
 
 
 def test_auto_module_trains_both_heads_on_a_linear_xrm(blobs):
@@ -648,7 +672,7 @@ def test_auto_module_refits_and_pickles_the_kept_head(blobs, monkeypatch):
 
     # Whatever the scores, keep the MLP: its module_params, the refit and a
     # pickle round trip must all build an MLP.
-    monkeypatch.setattr(skmat._base, "_choose_module", lambda fits, source: "mlp")
+    monkeypatch.setattr(skmat._base, "_choose_module", lambda fits, kept, source: "mlp")
     X, y = blobs
     clf = MATClassifier(**{**FAST, "module": "auto"}, random_state=0).fit(X, y)
     assert clf.module_ == "mlp"
@@ -680,7 +704,7 @@ def test_auto_module_without_validation_is_linear_after_an_mlp_fit(blobs, monkey
     X, y = blobs
     clf = MATClassifier(**{**FAST, "module": "auto"}, random_state=0)
     with monkeypatch.context() as patch:
-        patch.setattr(skmat._base, "_choose_module", lambda fits, source: "mlp")
+        patch.setattr(skmat._base, "_choose_module", lambda fits, kept, source: "mlp")
         clf.fit(X, y)
     assert clf.module_ == "mlp"
     # A second fit with nothing to choose on does not inherit the first's head.

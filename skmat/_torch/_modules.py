@@ -115,7 +115,8 @@ class _StackedHeads(nn.Module):
         last = len(self.weights) - 1
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
             if positions is not None:
-                weight, bias = weight[positions], bias[positions]
+                index = torch.as_tensor(positions, device=weight.device)
+                weight, bias = weight[index], bias[index]
             # (B, in) or (G, B, in) times (G, in, out), plus (G, 1, out).
             out = torch.matmul(out, weight.transpose(1, 2)) + bias.unsqueeze(1)
             if i < last:
@@ -190,7 +191,7 @@ class HeadBank(nn.Module):
             if not on:
                 continue
             if isinstance(group, _StackedHeads):
-                positions = None if len(on) == len(members) else torch.tensor(on)
+                positions = None if len(on) == len(members) else on
                 for i, out in zip(on, group(X, positions), strict=True):
                     outputs[members[i]] = out
             else:
