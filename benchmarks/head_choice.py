@@ -18,7 +18,7 @@ on the same inferred validation groups. Columns:
   above the linear head's), and its test figure;
 * ``auto``: the default ``MATClassifier()`` (``module="auto"``): the same
   rule, with the MLP's balanced validation accuracy required to be no lower
-  than the linear head's.
+  than the linear head's at the MLP's temperature.
 
 Run ``python benchmarks/head_choice.py`` (about 40 minutes in one process;
 ``--n-jobs 2`` shares the data sets between two); the table is printed and written to
@@ -114,7 +114,8 @@ def report(frame, output_dir):
         "candidate; `by score`: the head kept by the validation score "
         f"(MLP when more than {TOLERANCE} above), chosen in `mlp by score` "
         "seeds; `auto`: the default `MATClassifier()` (`module=\"auto\"`, the "
-        "same rule with balanced accuracy as a guard), which kept the MLP in "
+        "same rule with balanced accuracy at the same temperature as a guard), "
+        "which kept the MLP in "
         "`mlp by auto` seeds. Made by `python benchmarks/head_choice.py`.",
         "",
         "| data | metric | seeds | linear | mlp | score linear | score mlp "

@@ -89,14 +89,16 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         layer of 256 units) at each candidate temperature and keeps the
         linear one unless the MLP's validation score beats it by more than
         0.02 and, on XRM's inferred groups, its balanced validation accuracy
-        is no lower (``module_``, ``module_scores_``): a more flexible head
-        can raise the worst inferred group by fitting the hard rows XRM got
-        wrong at the others' expense, which balanced accuracy does not
-        reward. ``module_params`` then configure the MLP, and the XRM that
-        ``xrm=None`` stands for is linear. Without early stopping the linear
-        head is used. A class is instantiated with ``n_features`` and
-        ``n_classes`` when its ``__init__`` takes them, plus
-        ``module_params``; a fixed module also builds that XRM.
+        is no lower than the linear head's at the same temperature
+        (``module_``, ``module_scores_``): a more flexible head can raise the
+        worst inferred group by fitting the hard rows XRM got wrong at the
+        others' expense, which balanced accuracy does not reward. The
+        candidate heads train in one pass over the data. ``module_params``
+        then configure the MLP, and the XRM that ``xrm=None`` stands for is
+        linear. Without early stopping the linear head is used. A class is
+        instantiated with ``n_features`` and ``n_classes`` when its
+        ``__init__`` takes them, plus ``module_params``; a fixed module also
+        builds that XRM.
     %(network_params_but_module)s
     %(early_stopping_params)s
     %(runtime_params)s
