@@ -134,9 +134,13 @@ def report(frame, output_dir):
     (output_dir / "head_choice.md").write_text(text)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
+def run_all(run, description, seeds):
+    """Parse the command line, run ``run(name, seed)`` on every data set and seed.
+
+    Returns the rows as a frame and the output directory.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seeds", type=int, default=seeds)
     parser.add_argument("--sanity-seeds", type=int, default=3)
     parser.add_argument("--adult-seeds", type=int, default=3)
     parser.add_argument("--n-jobs", type=int, default=1)
@@ -148,11 +152,15 @@ def main():
     tasks += [(name, seed) for name in sanity.DATASETS
               for seed in range(args.sanity_seeds)]
     rows = Parallel(n_jobs=args.n_jobs)(
-        delayed(run_one)(name, seed) for name, seed in tasks
+        delayed(run)(name, seed) for name, seed in tasks
     )
-    frame = pd.DataFrame(rows)
-    frame.to_csv(args.output_dir / "head_choice.csv", index=False)
-    report(frame, args.output_dir)
+    return pd.DataFrame(rows), args.output_dir
+
+
+def main():
+    frame, output_dir = run_all(run_one, __doc__.splitlines()[0], seeds=5)
+    frame.to_csv(output_dir / "head_choice.csv", index=False)
+    report(frame, output_dir)
 
 
 if __name__ == "__main__":

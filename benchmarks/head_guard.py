@@ -24,20 +24,17 @@ cores); the tables are printed and written to
 ``docs/results/head_guard.{csv,md}``.
 """
 
-import argparse
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
-from joblib import Parallel, delayed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sanity  # noqa: E402
-from head_choice import SPURIOUS, split  # noqa: E402
+from head_choice import run_all, split  # noqa: E402
 
 from skmat import MATClassifier  # noqa: E402
 
@@ -130,25 +127,10 @@ def report(frame, output_dir):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--sanity-seeds", type=int, default=3)
-    parser.add_argument("--adult-seeds", type=int, default=3)
-    parser.add_argument("--n-jobs", type=int, default=1)
-    parser.add_argument("--output-dir", type=Path, default=Path("docs/results"))
-    args = parser.parse_args()
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    tasks = [(name, seed) for name in SPURIOUS
-             for seed in range(args.adult_seeds if name == "adult" else args.seeds)]
-    tasks += [(name, seed) for name in sanity.DATASETS
-              for seed in range(args.sanity_seeds)]
-    rows = Parallel(n_jobs=args.n_jobs)(
-        delayed(run_one)(name, seed) for name, seed in tasks
-    )
-    frame = pd.DataFrame(rows)
+    frame, output_dir = run_all(run_one, __doc__.splitlines()[0], seeds=10)
     frame["changed"] = frame["kept tau kept"] != frame["same tau kept"]
-    frame.to_csv(args.output_dir / "head_guard.csv", index=False)
-    report(frame, args.output_dir)
+    frame.to_csv(output_dir / "head_guard.csv", index=False)
+    report(frame, output_dir)
 
 
 if __name__ == "__main__":

@@ -486,7 +486,6 @@ def test_the_bank_loss_is_the_sum_of_each_heads_shifted_loss():
         optimizer="sgd", lr=0.1, momentum=0.0, weight_decay=0.0, batch_size=16,
         max_epochs=1, device="cpu", n_classes=3, head_shift=[1, 0, 1, 0, 1],
     ).initialize()
-    net.head_loss_sum_, net.head_rows_ = 0.0, 0
     xb, yb = torch.randn(10, 4), torch.randint(0, 3, (10,))
     shift = torch.randn(10, 2, 3)  # two candidate temperatures
     with torch.no_grad():

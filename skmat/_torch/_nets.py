@@ -211,8 +211,9 @@ class MultiHeadMATNet(MATNet):
         loss = losses.sum()
         if training:
             self.check_training_loss(loss)
-            self.head_loss_sum_ = self.head_loss_sum_ + losses.detach() * len(y_true)
-            self.head_rows_ += len(y_true)
+            total = getattr(self, "head_loss_sum_", 0.0)
+            self.head_loss_sum_ = total + losses.detach() * len(y_true)
+            self.head_rows_ = getattr(self, "head_rows_", 0) + len(y_true)
         return loss
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
