@@ -547,7 +547,9 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         validation = _torch.HeadsValidation(*scoring, patience=self.n_iter_no_change)
         callbacks = [("valid_score", validation)]
         if self.verbose:
-            callbacks.append(("progress", _torch.EpochProgress(type(self).__name__)))
+            # The bar's train_loss is the sum over the heads still training.
+            desc = f"{type(self).__name__} ({len(specs)} candidate heads)"
+            callbacks.append(("progress", _torch.EpochProgress(desc)))
         n_features, n_classes = X_train.shape[1], len(self.classes_)
         modules = [module for module, _ in specs]
         net = self._build_net(

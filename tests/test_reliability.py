@@ -54,6 +54,8 @@ def test_verbose_shows_progress_and_a_summary(data, capsys):
     assert "XRM: flip rate" in out
     assert "MATClassifier:" in out
     assert "epoch" in err  # tqdm bars go to stderr
+    # The candidate temperatures train in one pass, under one bar.
+    assert "4 candidate heads" in err
 
 
 def test_silent_by_default(data, capsys):
