@@ -164,8 +164,12 @@ class _NeuralClassifierMixin(ClassifierMixin):
         if module is None:
             module = self._fitted_module()
         return _torch.resolve_module(
-            module, self.module_params, n_features, n_classes
+            module, self._module_params(module), n_features, n_classes
         )
+
+    def _module_params(self, module):
+        """Return the keyword arguments of ``module`` (``module_params``)."""
+        return self.module_params
 
     def _fitted_module(self):
         """Return the module of the fitted network (estimators choosing it override)."""
@@ -528,7 +532,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         """Fit every candidate head in one pass; return the fit of each.
 
         ``specs`` lists the ``(module, key)`` candidates; ``shifts[key]`` is
-        the training shift of ``key`` (None: none). The heads share the
+        the training shift of ``key``, ``(n, K)``. The heads share the
         batches and the optimizer steps, so the data and the per-step costs
         are paid once instead of once per candidate, but share no parameter:
         each head follows its own gradient from the same start as when
@@ -538,12 +542,10 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         weights and its history, as :meth:`_train_network` would have left it.
         """
         keys = list(dict.fromkeys(key for _, key in specs))
-        data_extra = dict(extra)
-        head_shift = [0] * len(specs)
-        if all(shifts[key] is not None for key in keys):
-            data_extra["shift"] = np.stack([shifts[key] for key in keys], axis=1)
-            head_shift = [keys.index(key) for _, key in specs]
-        data = _torch.training_data(X_train, **data_extra)
+        head_shift = [keys.index(key) for _, key in specs]
+        data = _torch.training_data(
+            X_train, **extra, shift=np.stack([shifts[key] for key in keys], axis=1)
+        )
         validation = _torch.HeadsValidation(*scoring, patience=self.n_iter_no_change)
         callbacks = [("valid_score", validation)]
         if self.verbose:

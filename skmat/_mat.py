@@ -332,14 +332,11 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             return self.module
         return getattr(self, "module_", AUTO_MODULES[0])
 
-    def _module_factory(self, n_features, n_classes, module=None):
-        if module is None:
-            module = self._fitted_module()
+    def _module_params(self, module):
         # With module="auto", module_params configure the MLP candidate.
-        params = self.module_params
         if self.module == "auto" and module != "mlp":
-            params = None
-        return _torch.resolve_module(module, params, n_features, n_classes)
+            return None
+        return self.module_params
 
     def _set_candidate(self, key, scores, module, module_scores):
         if key is None:  # one temperature
