@@ -64,14 +64,20 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         training rows at each :meth:`fit`. ``None`` uses an
         :class:`XRMEstimator` with this classifier's network settings. Not
         used when ``heldout_logits`` are passed to :meth:`fit`.
-    refit : bool, default=True
+    refit : bool or "auto", default="auto"
         After the shift strength and the number of epochs are chosen on the
         validation split that early stopping holds out, train the network
         again on all the rows, for as many optimizer steps as the kept epoch
         took (as ``refit`` in
         :class:`~sklearn.linear_model.LogisticRegressionCV`): the rows held
         out for validation are a fifth of the few minority rows, which a
-        network that can memorize needs most.
+        network that can memorize needs most. ``"auto"`` refits when the
+        smallest group the validation rows are scored on (the true groups,
+        XRM's inferred groups, or the classes) has fewer than 100 rows: such
+        a group measures the kept epoch too coarsely for it to be worth much,
+        and its rows are few enough that a quarter more helps. With larger
+        groups (Adult's) the network chosen on the split is kept, its epoch
+        validated on them.
         Their held-out logits come from ``heldout_logits`` or from the
         fitted XRM (the mean of its twins, neither of which trained on
         them); an ``xrm`` without ``predict_proba`` gives no refit. Not done
@@ -176,7 +182,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         ],
         "xrm": [HasMethods(["fit", "infer_group_labels"]), None],
         "memory": [None, str, HasMethods(["cache"])],
-        "refit": ["boolean"],
+        "refit": ["boolean", StrOptions({"auto"})],
     }
 
     # The candidate heads (temperatures, modules) train in one pass.
@@ -191,7 +197,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         *,
         temperature="auto",
         xrm=None,
-        refit=True,
+        refit="auto",
         memory=None,
         module="auto",
         module_params=None,

@@ -362,6 +362,28 @@ def test_refit_trains_as_many_steps_on_every_row(refit_data):
     np.testing.assert_array_equal(again.predict_proba(X), refitted.predict_proba(X))
 
 
+@pytest.mark.parametrize("max_group, refits", [(17, True), (16, False)])
+def test_auto_refit_only_when_the_smallest_validation_group_is_small(
+    refit_data, monkeypatch, max_group, refits
+):
+    # refit="auto" trains again on every row only when the smallest group
+    # scored on the validation rows (here the classes: 32 rows, 16 of each)
+    # has fewer than _REFIT_MAX_GROUP rows (100; lowered here).
+    import skmat._base
+
+    monkeypatch.setattr(skmat._base, "_REFIT_MAX_GROUP", max_group)
+    X, y, heldout = refit_data
+    kw = dict(max_epochs=15, temperature=0.5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto = MATClassifier(**kw).fit(X, y, heldout_logits=heldout)
+        same = MATClassifier(**kw, refit=refits).fit(X, y, heldout_logits=heldout)
+    assert auto.get_params()["refit"] == "auto"
+    assert auto.refitted_ is refits
+    assert auto.shift_.shape[0] == (len(X) if refits else 128)
+    np.testing.assert_array_equal(auto.predict_proba(X), same.predict_proba(X))
+
+
 @pytest.mark.parametrize("setting", ["X_val", "no early stopping"])
 def test_no_refit_when_every_row_is_trained_on(refit_data, setting):
     X, y, heldout = refit_data
