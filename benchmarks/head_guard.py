@@ -127,7 +127,8 @@ def report(frame, output_dir):
 
 
 def main():
-    frame, output_dir = run_all(run_one, __doc__.splitlines()[0], seeds=10)
+    frame, output_dir = run_all(run_one, __doc__.splitlines()[0], seeds=10,
+                                csv_name="head_guard.csv")
     frame["changed"] = frame["kept tau kept"] != frame["same tau kept"]
     frame.to_csv(output_dir / "head_guard.csv", index=False)
     report(frame, output_dir)

@@ -24,7 +24,7 @@ official groups; ``race``, White or not; ``age`` 40 or more), the network
 being the same; and ``make_classification(20000, 50 features)`` from the
 sanity set (StandardScaler first, 70/30).
 
-Run ``python benchmarks/refit.py --n-jobs 2`` (about 12 minutes on two cores);
+Run ``python benchmarks/refit.py --n-jobs 2`` (about 16 minutes on two cores);
 the table is printed and written to ``docs/results/refit.{csv,md}``.
 """
 
