@@ -610,8 +610,8 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
 # has fewer rows than this. Both sides of the trade turn on that group: with
 # a hundred rows or more its accuracy is measured to about 0.05 (one standard
 # error), so the epoch chosen on it is worth keeping, and its four hundred
-# training rows gain little from a quarter more; a group of a handful of rows
-# chooses little and needs every row it has.
+# training rows (at validation_fraction=0.2) gain little from a quarter
+# more; a group of a handful of rows chooses little and needs every row.
 _REFIT_MAX_GROUP = 100
 
 

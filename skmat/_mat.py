@@ -71,18 +71,18 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         took (as ``refit`` in
         :class:`~sklearn.linear_model.LogisticRegressionCV`): the rows held
         out for validation are a fifth of the few minority rows, which a
-        network that can memorize needs most. ``"auto"`` refits when the
-        smallest group the validation rows are scored on (the true groups,
-        XRM's inferred groups, or the classes) has fewer than 100 rows: such
-        a group measures the kept epoch too coarsely for it to be worth much,
-        and its rows are few enough that a quarter more helps. With larger
-        groups (Adult's) the network chosen on the split is kept, its epoch
-        validated on them.
-        Their held-out logits come from ``heldout_logits`` or from the
-        fitted XRM (the mean of its twins, neither of which trained on
-        them); an ``xrm`` without ``predict_proba`` gives no refit. Not done
-        with ``early_stopping=False`` or an explicit ``X_val`` (every row
-        is already trained on); ``refitted_`` says whether it was done.
+        network that can memorize needs most. The held-out logits of the
+        validation rows come from ``heldout_logits`` or from the fitted XRM
+        (the mean of its twins, neither of which trained on them); an
+        ``xrm`` without ``predict_proba`` gives no refit. ``"auto"`` refits
+        when the smallest group the validation rows are scored on (the true
+        groups, XRM's inferred groups, or the classes) has fewer than 100
+        rows: such a group measures the kept epoch too coarsely for it to be
+        worth much, and its rows are few enough that a quarter more helps.
+        With larger groups (Adult's) the network chosen on the split is
+        kept, its epoch validated on them. No refit with
+        ``early_stopping=False`` or an explicit ``X_val`` (every row is
+        already trained on); ``refitted_`` says whether it was done.
     memory : str, joblib.Memory or None, default=None
         Cache of fitted XRMs, as in :class:`~sklearn.pipeline.Pipeline`: a
         directory path or a :class:`joblib.Memory`. XRM depends neither on
