@@ -152,7 +152,8 @@ def report(frame, output_dir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-jobs", type=int, default=1)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS),
+                        choices=list(DATASETS), metavar="NAME")
     parser.add_argument("--output-dir", type=Path, default=Path("docs/results"))
     args = parser.parse_args()
     args.output_dir.mkdir(parents=True, exist_ok=True)
