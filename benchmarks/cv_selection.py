@@ -36,9 +36,10 @@ from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from head_choice import TOLERANCE, split  # noqa: E402
+from head_choice import split  # noqa: E402
 
 from skmat import MATClassifier, XRMEstimator  # noqa: E402
+from skmat._base import _choose_candidate, _choose_module  # noqa: E402
 from skmat.utils._selection import _group_accuracies, validation_score  # noqa: E402
 
 TEMPERATURES = [np.inf, 2.0, 0.5, 0.25]  # as skmat._mat.AUTO_TEMPERATURES
@@ -78,16 +79,14 @@ def run_one(name, seed, n_folds=5):
             correct = (pred[key] == y).astype(np.float64)
             return float(_group_accuracies(correct, y).mean())
 
-        kept = {}
-        for module in ("linear", "mlp"):
-            scores = {tau: score((module, tau)) for tau in TEMPERATURES}
-            top = max(scores.values())
-            kept[module] = next(t for t in TEMPERATURES if scores[t] >= top - TOLERANCE)
-        linear, mlp = ("linear", kept["linear"]), ("mlp", kept["mlp"])
-        choice = linear
-        if (score(mlp) > score(linear) + TOLERANCE
-                and balanced(mlp) >= balanced(("linear", kept["mlp"]))):
-            choice = mlp
+        # MAT's own rules, on the pooled scores.
+        fits = {key: dict(best_score=score(key), best_balanced_accuracy=balanced(key))
+                for key in pred}
+        kept = {module: _choose_candidate({tau: fits[module, tau]
+                                           for tau in TEMPERATURES})
+                for module in ("linear", "mlp")}
+        module = _choose_module(fits, kept, "inferred")
+        choice = module, kept[module]
         final = MATClassifier(
             module=choice[0], temperature=choice[1], early_stopping=False,
             max_epochs=max(1, round(float(np.mean(epochs[choice])))),
