@@ -328,6 +328,51 @@ def test_inferred_score_pools_the_minorities_of_every_class():
     assert relabelled[0] == pytest.approx(score, abs=1e-12)
 
 
+@pytest.mark.parametrize("source", ["inferred", "group_labels", "class"])
+def test_one_scorer_scores_many_predictions_as_fresh_scores(source):
+    """The validation callbacks find the rows' groups once and score every
+    epoch of every head with them: each score must be the one computed
+    from scratch, whatever was scored before."""
+    from skmat.utils._selection import ValidationScorer, validation_score
+
+    rng = np.random.RandomState(0)
+    y = rng.randint(3, size=60)
+    groups = None if source == "class" else 2 * y + (rng.rand(60) < 0.2)
+    scorer = ValidationScorer(y, groups, source)
+    seen = set()
+    for _ in range(5):
+        y_pred = np.where(rng.rand(60) < 0.3, rng.randint(3, size=60), y)
+        score, rank, balanced = scorer.score(y_pred)
+        assert (score, rank) == validation_score(y, y_pred, groups, source)
+        by_class = [np.mean(y_pred[y == k] == k) for k in range(3)]
+        assert balanced == pytest.approx(np.mean(by_class), abs=1e-12)
+        seen.add(score)
+    assert len(seen) > 1  # the predictions differed, and so did the scores
+
+
+def test_batches_are_the_rows_of_a_permutation():
+    """The training iterator gathers rows with index_select: each epoch's
+    batches hold every row once, with its own extras and label."""
+    from skorch.dataset import Dataset
+
+    from skmat._torch._data import BatchIterator, training_data
+
+    X = np.arange(40, dtype=np.float32).reshape(20, 2)
+    data = training_data(X, index=np.arange(20), shift=-X)
+    labels = torch.as_tensor(np.arange(20) % 3)
+    iterator = BatchIterator(Dataset(data, labels), batch_size=6, shuffle=True)
+    batches = list(iterator)
+    assert [len(yb) for _, yb in batches] == [6, 6, 6, 2]
+    assert len(iterator) == 4
+    index = np.concatenate([xb["index"].numpy() for xb, _ in batches])
+    assert sorted(index) == list(range(20)) and list(index) != list(range(20))
+    for xb, yb in batches:
+        rows = xb["index"].numpy()
+        np.testing.assert_array_equal(xb["X"].numpy(), X[rows])
+        np.testing.assert_array_equal(xb["shift"].numpy(), -X[rows])
+        np.testing.assert_array_equal(yb.numpy(), rows % 3)
+
+
 @pytest.fixture(scope="module")
 def refit_data():
     X, y = make_classification(n_samples=160, n_features=5, random_state=1)
@@ -550,3 +595,17 @@ def test_candidate_heads_each_stop_and_keep_their_best_epoch(noisy):
     assert np.all(np.isfinite(clf.net_.history[:, "train_loss"]))
     expected = {"linear": "LinearModule", "mlp": "MLPModule"}[clf.module_]
     assert type(clf.net_.module_).__name__ == expected
+
+
+def test_training_mode_is_set_on_every_submodule():
+    """The nets skip Module.train when the mode is already right; a
+    submodule left in the other mode (dropout in eval) is still switched."""
+    X, y = make_classification(n_samples=60, random_state=0)
+    net = MATClassifier(
+        module="mlp", temperature=1.0, max_epochs=1, random_state=0
+    ).fit(X, y).net_
+    submodule = list(net.module_.modules())[-1]
+    for training in (True, False, True):
+        submodule.train(not training)
+        net._set_training(training)
+        assert all(m.training == training for m in net.module_.modules())

@@ -4,11 +4,7 @@ import numpy as np
 from scipy.special import logsumexp
 from skorch.callbacks import Callback, EarlyStopping
 
-from ..utils._selection import (
-    LOSS_TIE_BREAK_WEIGHT,
-    _group_accuracies,
-    validation_score,
-)
+from ..utils._selection import LOSS_TIE_BREAK_WEIGHT, ValidationScorer
 from ._engine import predict_logits
 
 
@@ -67,24 +63,24 @@ class FlipRateRecorder(Callback):
         self.best_state_ = self.best_labels_ = None
 
 
-def _validation_record(logits, y_valid, groups, source):
+def _validation_record(logits, y_valid, scorer):
     """Score, rank, accuracy, balanced accuracy and loss of validation logits.
 
-    The rank is the score with small tie-breaks (balanced accuracy, then the
-    validation loss): among epochs with the same accuracies, the better
-    fitted one (small validation sets score in coarse steps, and an epoch of
-    a barely trained network can tie).
+    ``scorer`` is the :class:`~skmat.utils._selection.ValidationScorer` of
+    the rows ``y_valid``. The rank is the score with small tie-breaks
+    (balanced accuracy, then the validation loss): among epochs with the same
+    accuracies, the better fitted one (small validation sets score in coarse
+    steps, and an epoch of a barely trained network can tie).
     """
     logits = np.asarray(logits, dtype=np.float64)
     y_pred = logits.argmax(axis=1)
-    score, rank = validation_score(y_valid, y_pred, groups, source)
+    score, rank, balanced = scorer.score(y_pred)
     rows = np.arange(len(y_pred))
     log_proba = logits - logsumexp(logits, axis=1, keepdims=True)
     loss = float(-log_proba[rows, y_valid].mean())
     rank -= LOSS_TIE_BREAK_WEIGHT * min(loss, 100.0)
-    correct = (y_pred == y_valid).astype(np.float64)
-    balanced = float(_group_accuracies(correct, y_valid).mean())
-    return score, rank, float(correct.mean()), balanced, loss
+    accuracy = float((y_pred == y_valid).astype(np.float64).mean())
+    return score, rank, accuracy, balanced, loss
 
 
 _RECORD_KEYS = ("valid_score", "valid_rank", "valid_acc", "valid_balanced_acc",
@@ -112,9 +108,10 @@ class GroupValidation(Callback):
 
     def _score(self, net):
         logits = predict_logits(net, self.X_valid)
-        return _validation_record(logits, self.y_valid, self.groups, self.source)
+        return _validation_record(logits, self.y_valid, self.scorer_)
 
     def on_train_begin(self, net, **kwargs):
+        self.scorer_ = ValidationScorer(self.y_valid, self.groups, self.source)
         if not len(net.history) or "valid_score" not in net.history[-1]:
             self.initial_score_ = self._score(net)[0]
 
@@ -124,7 +121,7 @@ class GroupValidation(Callback):
 
     def on_train_end(self, net, **kwargs):
         # Do not keep a copy of the validation data inside the fitted net.
-        self.X_valid = self.y_valid = self.groups = None
+        self.X_valid = self.y_valid = self.groups = self.scorer_ = None
 
 
 class HeadsValidation(Callback):
@@ -150,12 +147,10 @@ class HeadsValidation(Callback):
 
     def _records(self, net):
         logits = predict_logits(net, self.X_valid)  # (H, n_valid, K)
-        return [
-            _validation_record(head, self.y_valid, self.groups, self.source)
-            for head in logits
-        ]
+        return [_validation_record(head, self.y_valid, self.scorer_) for head in logits]
 
     def on_train_begin(self, net, **kwargs):
+        self.scorer_ = ValidationScorer(self.y_valid, self.groups, self.source)
         n_heads = net.module_.n_heads
         self.initial_score_ = [record[0] for record in self._records(net)]
         self.records_ = [[] for _ in range(n_heads)]
@@ -186,7 +181,7 @@ class HeadsValidation(Callback):
 
     def on_train_end(self, net, **kwargs):
         # Do not keep a copy of the validation data inside the fitted net.
-        self.X_valid = self.y_valid = self.groups = None
+        self.X_valid = self.y_valid = self.groups = self.scorer_ = None
 
 
 class EpochProgress(Callback):

@@ -18,10 +18,20 @@ LOSS_TIE_BREAK_WEIGHT = 1e-6
 
 def _group_accuracies(correct, groups, shrinkage=0.0):
     """Accuracy within each group, shrunk towards the overall accuracy."""
-    _, codes = np.unique(groups, return_inverse=True)
-    counts = np.bincount(codes)
-    hits = np.bincount(codes, weights=correct)
-    return (hits + shrinkage * correct.mean()) / (counts + shrinkage)
+    return _Grouping(groups).accuracies(correct, shrinkage)
+
+
+class _Grouping:
+    """Rows' group codes and counts, computed once for many predictions."""
+
+    def __init__(self, groups):
+        _, self.codes = np.unique(groups, return_inverse=True)
+        self.counts = np.bincount(self.codes)
+
+    def accuracies(self, correct, shrinkage=0.0):
+        """Accuracy within each group, shrunk towards the overall accuracy."""
+        hits = np.bincount(self.codes, weights=correct)
+        return (hits + shrinkage * correct.mean()) / (self.counts + shrinkage)
 
 
 def _pooled_minority(y_true, groups):
@@ -65,21 +75,44 @@ def validation_score(y_true, y_pred, groups=None, source="class"):
         ``score`` plus a small multiple of the balanced accuracy, which orders
         epochs or candidates with equal scores.
     """
-    correct = (np.asarray(y_pred) == np.asarray(y_true)).astype(np.float64)
-    by_class = _group_accuracies(correct, y_true)
-    if source == "group_labels":
-        score = _group_accuracies(correct, groups).min()
-    elif source == "inferred":
-        shrunk = min(
-            _group_accuracies(correct, groups, INFERRED_SHRINKAGE).min(),
-            _group_accuracies(
-                correct, _pooled_minority(y_true, groups), INFERRED_SHRINKAGE
-            ).min(),
-        )
-        score = (
-            INFERRED_CLASS_WEIGHT * by_class.min()
-            + (1 - INFERRED_CLASS_WEIGHT) * shrunk
-        )
-    else:
-        score = by_class.min()
-    return float(score), float(score + TIE_BREAK_WEIGHT * by_class.mean())
+    return ValidationScorer(y_true, groups, source).score(y_pred)[:2]
+
+
+class ValidationScorer:
+    """:func:`validation_score` for many predictions of the same rows.
+
+    The groups of the rows (classes, given or inferred groups, the pooled
+    minority) are found once, not at every epoch of every candidate head.
+    """
+
+    def __init__(self, y_true, groups=None, source="class"):
+        self.y_true = np.asarray(y_true)
+        self.source = source
+        self.classes = _Grouping(self.y_true)
+        if source == "group_labels":
+            self.groups = [_Grouping(groups)]
+        elif source == "inferred":
+            self.groups = [
+                _Grouping(groups),
+                _Grouping(_pooled_minority(self.y_true, groups)),
+            ]
+
+    def score(self, y_pred):
+        """Return the score, the score with its tie-break, and the balanced accuracy."""
+        correct = (np.asarray(y_pred) == self.y_true).astype(np.float64)
+        by_class = self.classes.accuracies(correct)
+        if self.source == "group_labels":
+            score = self.groups[0].accuracies(correct).min()
+        elif self.source == "inferred":
+            shrunk = min(
+                grouping.accuracies(correct, INFERRED_SHRINKAGE).min()
+                for grouping in self.groups
+            )
+            score = (
+                INFERRED_CLASS_WEIGHT * by_class.min()
+                + (1 - INFERRED_CLASS_WEIGHT) * shrunk
+            )
+        else:
+            score = by_class.min()
+        balanced = by_class.mean()
+        return float(score), float(score + TIE_BREAK_WEIGHT * balanced), float(balanced)
