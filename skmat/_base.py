@@ -366,12 +366,17 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
 
         # A slice (all rows) is a view: no copy of X when nothing is held out.
         X_train, y_train = X[train], y_enc[train]
-        shift = self._training_shift(
-            X_train,
-            y_train,
-            None if heldout_logits is None else heldout_logits[train],
-            int(seed_shift),
-        )
+        # Whether candidates will be scored on true groups (read by MAT).
+        self._true_validation_groups = groups_valid is not None
+        try:
+            shift = self._training_shift(
+                X_train,
+                y_train,
+                None if heldout_logits is None else heldout_logits[train],
+                int(seed_shift),
+            )
+        finally:
+            del self._true_validation_groups
         extra = self._extra_training_data(X_train, y_train, train, group_labels)
 
         scoring = None

@@ -609,3 +609,61 @@ def test_training_mode_is_set_on_every_submodule():
         submodule.train(not training)
         net._set_training(training)
         assert all(m.training == training for m in net.module_.modules())
+
+
+def _heldout_with_mistakes(y, p_true_on_mistakes, seed=0):
+    """Held-out logits right with p = 0.9 on most rows and wrong on the
+    first rows of each class, with the given probabilities of the true class."""
+    rng = np.random.RandomState(seed)
+    p_true = np.full(len(y), 0.9)
+    wrong = np.zeros(len(y), dtype=bool)
+    for k in (0, 1):
+        rows = np.flatnonzero(y == k)[: len(p_true_on_mistakes) // 2]
+        wrong[rows] = True
+    p_true[wrong] = rng.permutation(p_true_on_mistakes)[: wrong.sum()]
+    logit = np.log(p_true / (1 - p_true))  # true class minus the other
+    heldout = np.zeros((len(y), 2))
+    heldout[np.arange(len(y)), y] = logit
+    return heldout, wrong
+
+
+def test_mistake_spread_measures_how_alike_the_mistakes_are():
+    from skmat._mat import _mistake_spread
+
+    y = np.repeat([0, 1], 100)
+    alike, wrong = _heldout_with_mistakes(y, np.linspace(0.08, 0.12, 20))
+    spread, _ = _heldout_with_mistakes(y, np.linspace(0.01, 0.45, 20))
+    assert (alike.argmax(axis=1) != y).sum() == wrong.sum() == 20
+    assert _mistake_spread(alike, y) == pytest.approx(0.02, abs=0.003)
+    assert _mistake_spread(spread, y) == pytest.approx(0.22, abs=0.02)
+    few, _ = _heldout_with_mistakes(y, np.array([0.1, 0.2]))
+    assert _mistake_spread(few, y) == np.inf  # 2 mistakes: no evidence
+
+
+@pytest.mark.parametrize("p_true, sharpened", [
+    (np.linspace(0.08, 0.12, 30), True),  # a shortcut's minority
+    (np.linspace(0.01, 0.45, 30), False),  # noise and hard rows
+])
+def test_auto_temperature_sharpens_only_where_the_mistakes_are_alike(
+    p_true, sharpened
+):
+    """Without group labels, tau < 1 is tried only when the held-out mistakes
+    look like a shortcut's minority; with true groups to score on, always."""
+    from skmat._mat import AUTO_TEMPERATURES, MAX_MISTAKE_SPREAD
+
+    X, y = make_classification(n_samples=200, random_state=0)
+    heldout, _ = _heldout_with_mistakes(y, p_true)
+    settings = dict(module="linear", max_epochs=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MATClassifier(**settings).fit(X, y, heldout_logits=heldout)
+        grouped = MATClassifier(**settings).fit(
+            X, y, heldout_logits=heldout, group_labels=2 * y + (X[:, 0] > 0)
+        )
+    assert (clf.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD) == sharpened
+    expected = AUTO_TEMPERATURES if sharpened else (np.inf, 2.0)
+    assert tuple(clf.temperature_scores_) == expected
+    assert clf.temperature_ in expected
+    assert tuple(grouped.temperature_scores_) == AUTO_TEMPERATURES
+    assert grouped.validation_groups_source_ == "group_labels"
+    assert not hasattr(clf, "_true_validation_groups")

@@ -49,13 +49,14 @@ def test_keyboard_interrupt_leaves_a_usable_model(data, monkeypatch):
 
 def test_verbose_shows_progress_and_a_summary(data, capsys):
     X, y = data
-    MATClassifier(**FAST, verbose=1).fit(X, y)
+    clf = MATClassifier(**FAST, verbose=1).fit(X, y)
     out, err = capsys.readouterr()
     assert "XRM: flip rate" in out
     assert "MATClassifier:" in out
     assert "epoch" in err  # tqdm bars go to stderr
     # The candidate temperatures train in one pass, under one bar.
-    assert "4 candidate heads" in err
+    n_candidates = len(clf.temperature_scores_)
+    assert n_candidates >= 2 and f"{n_candidates} candidate heads" in err
 
 
 def test_silent_by_default(data, capsys):
