@@ -1,0 +1,110 @@
+"""How sure XRM is when it is wrong, with a shortcut in the data and without.
+
+MAT's default chooses the shift strength on XRM's inferred groups, and on
+data with no shortcut that choice is biased towards strong shifts (Adult:
+tau = 0.25 in every seed, worse than class balancing on income x race;
+``make_classification(2000)``: below logistic regression). This script
+measures, for the XRM inside a default ``MATClassifier(random_state=seed)
+.fit(X_train, y_train)`` (fitted on the training part of MAT's own split),
+how its held-out mistakes look once the held-out logits are calibrated as
+MAT calibrates them (``heldout_temperature_``):
+
+* ``mistakes``: the share of training rows XRM's held-out twin gets wrong
+  (the inferred minority, ``cross_mistakes_``);
+* ``p_true q25 / q50 / q75``: quartiles, over those rows, of the calibrated
+  held-out probability of the true class;
+* ``confident``: the share of them with that probability below 0.1.
+
+A shortcut's minority is mispredicted *because* of the shortcut, which
+points every such row the same way; noise and hard rows are mispredicted
+near the boundary. Alongside: the temperature and head MAT keeps and its
+test figure (worst-group accuracy with the true groups on the spurious data
+sets, accuracy on the others), before any comparison with other tables.
+
+Run ``python benchmarks/xrm_mistakes.py --n-jobs 2`` (about 10 minutes on
+two cores); the tables are printed and written to
+``docs/results/xrm_mistakes.{csv,md}``.
+"""
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.special import softmax
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import sanity  # noqa: E402
+from head_choice import SPURIOUS, run_all, split  # noqa: E402
+
+from skmat import MATClassifier  # noqa: E402
+
+
+def run_one(name, seed):
+    torch.set_num_threads(1)
+    X, y, metric = split(name, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MATClassifier(random_state=seed).fit(X, y)
+    xrm = model.xrm_
+    y_train = xrm.group_labels_ // 2
+    wrong = xrm.cross_mistakes_.astype(bool)
+    proba = softmax(xrm.heldout_logits_ / model.heldout_temperature_, axis=1)
+    p_true = proba[np.arange(len(y_train)), y_train][wrong]
+    quartiles = np.quantile(p_true, [0.25, 0.5, 0.75]) if wrong.any() else [np.nan] * 3
+    return dict(
+        dataset=name, seed=seed,
+        metric="accuracy" if name in sanity.DATASETS else "wga",
+        mistakes=float(wrong.mean()),
+        **{f"p_true q{q}": float(v) for q, v in zip((25, 50, 75), quartiles,
+                                                      strict=True)},
+        confident=float(np.mean(p_true < 0.1)) if wrong.any() else np.nan,
+        calibration=float(model.heldout_temperature_),
+        temperature=float(model.temperature_), module=model.module_,
+        test=metric(model),
+    )
+
+
+def report(frame, output_dir):
+    columns = ["mistakes", "p_true q25", "p_true q50", "p_true q75", "confident",
+               "test"]
+    mean = frame.groupby("dataset", sort=False)[columns].mean()
+    kept = frame.groupby("dataset", sort=False).apply(
+        lambda rows: ", ".join(f"{t:g}/{m}" for t, m in
+                               zip(rows["temperature"], rows["module"], strict=True)),
+        include_groups=False,
+    )
+    seeds = frame.groupby("dataset", sort=False)["seed"].nunique()
+    lines = [
+        "XRM's held-out mistakes inside a default `MATClassifier` fit "
+        "(training part of MAT's split), calibrated probability of the true "
+        "class on the rows it gets wrong (mean over seeds of each quartile); "
+        "`kept`: MAT's temperature/head per seed; `test`: MAT's test WGA "
+        "(spurious data) or accuracy (the others). Made by "
+        "`python benchmarks/xrm_mistakes.py --n-jobs 2`.",
+        "",
+        "| data | shortcut | seeds | mistakes | p_true q25 | q50 | q75 | "
+        "confident (< 0.1) | kept | MAT test |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for dataset, row in mean.iterrows():
+        shortcut = ("real data" if dataset == "adult"
+                    else "planted" if dataset in SPURIOUS else "none")
+        lines.append(
+            f"| {dataset} | {shortcut} | {seeds[dataset]} | {row['mistakes']:.3f} | "
+            f"{row['p_true q25']:.3f} | {row['p_true q50']:.3f} | "
+            f"{row['p_true q75']:.3f} | {row['confident']:.2f} | {kept[dataset]} | "
+            f"{row['test']:.3f} |"
+        )
+    text = "\n".join(lines) + "\n"
+    (output_dir / "xrm_mistakes.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    frame, output_dir = run_all(run_one, __doc__.splitlines()[0], 3,
+                                "xrm_mistakes.csv")
+    frame.to_csv(output_dir / "xrm_mistakes.csv", index=False)
+    report(frame, output_dir)
