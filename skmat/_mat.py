@@ -427,11 +427,12 @@ def _mistake_spread(calibrated, y):
     ``calibrated`` are held-out logits after temperature scaling. A
     shortcut's minority is mispredicted because of the shortcut, which
     points every such row the same way: the held-out model is wrong on them
-    with about the same confidence (a spread of 0.02 to 0.05 on the
-    interpretable data and the coloured digits). Where nothing is spurious
-    the mistakes are noise and hard rows, from confidently wrong to the
-    boundary (0.15 to 0.26 on ten ordinary data sets and Adult;
-    ``benchmarks/xrm_mistakes.py``), and there the score on inferred groups
+    with about the same confidence (a spread of 0.016 to 0.046 in every
+    fit of the interpretable data and the coloured digits). Where nothing is
+    spurious the mistakes are noise and hard rows, from confidently wrong to
+    the boundary (0.14 to 0.29 in 22 of 24 fits of seven ordinary data sets
+    and Adult; ``benchmarks/xrm_mistakes.py``), and there the score on
+    inferred groups
     prefers the sharpest shift, which fits those rows at the others'
     expense. ``inf`` when there are fewer than 4 mistakes: no evidence.
     """
