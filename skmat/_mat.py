@@ -432,9 +432,9 @@ def _mistake_spread(calibrated, y):
     spurious the mistakes are noise and hard rows, from confidently wrong to
     the boundary (0.14 to 0.29 in 22 of 24 fits of seven ordinary data sets
     and Adult; ``benchmarks/xrm_mistakes.py``), and there the score on
-    inferred groups
-    prefers the sharpest shift, which fits those rows at the others'
-    expense. ``inf`` when there are fewer than 4 mistakes: no evidence.
+    inferred groups prefers the sharpest shift, which fits those rows at the
+    others' expense. ``inf`` when there are fewer than 4 mistakes: no
+    evidence.
     """
     calibrated = np.asarray(calibrated, dtype=np.float64)
     rows = np.arange(len(y))
