@@ -40,9 +40,9 @@ from head_choice import split  # noqa: E402
 
 from skmat import MATClassifier, XRMEstimator  # noqa: E402
 from skmat._base import _choose_candidate, _choose_module  # noqa: E402
-from skmat.utils._selection import _group_accuracies, validation_score  # noqa: E402
+from skmat._mat import AUTO_TEMPERATURES as TEMPERATURES  # noqa: E402
+from skmat.utils._selection import ValidationScorer  # noqa: E402
 
-TEMPERATURES = [np.inf, 2.0, 0.5, 0.25]  # as skmat._mat.AUTO_TEMPERATURES
 DATASETS = {"colored_digits": 5, "colored_digits_colour": 5,
             "make_classification(2000)": 3, "iris": 3}
 
@@ -72,16 +72,12 @@ def run_one(name, seed, n_folds=5):
                     best.append(fit.best_epoch_)
                 pred[module, tau], epochs[module, tau] = out, best
 
-        def score(key):
-            return validation_score(y, pred[key], groups, "inferred")[0]
-
-        def balanced(key):
-            correct = (pred[key] == y).astype(np.float64)
-            return float(_group_accuracies(correct, y).mean())
-
-        # MAT's own rules, on the pooled scores.
-        fits = {key: dict(best_score=score(key), best_balanced_accuracy=balanced(key))
-                for key in pred}
+        # MAT's own score and rules, on the pooled predictions.
+        scorer = ValidationScorer(y, groups, "inferred")
+        fits = {}
+        for key in pred:
+            score, _, balanced = scorer.score(pred[key])
+            fits[key] = dict(best_score=score, best_balanced_accuracy=balanced)
         kept = {module: _choose_candidate({tau: fits[module, tau]
                                            for tau in TEMPERATURES})
                 for module in ("linear", "mlp")}

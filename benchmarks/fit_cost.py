@@ -146,13 +146,13 @@ def interleave(specs, repeats, output_dir):
                 times.setdefault(label, {}).setdefault(name, []).append(seconds)
         print(name, " ".join(f"{label} {np.median(times[label][name]):.1f} s"
                              for label, _, _ in versions), flush=True)
+    shapes = {name: data(name)[0].shape for name in DATASETS}
     for label, by_name in times.items():
         rows = []
         for name, seconds in by_name.items():
-            X, _ = data(name)
-            rows.append(dict(label=label, dataset=name, n_samples=X.shape[0],
-                             n_features=X.shape[1], seconds=float(np.median(seconds)),
-                             repeats=repeats))
+            rows.append(dict(label=label, dataset=name, n_samples=shapes[name][0],
+                             n_features=shapes[name][1],
+                             seconds=float(np.median(seconds)), repeats=repeats))
         pd.DataFrame(rows).to_csv(output_dir / f"fit_cost_{label}.csv", index=False)
 
 

@@ -28,7 +28,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,9 +36,9 @@ import sanity  # noqa: E402
 from head_choice import run_all, split  # noqa: E402
 
 from skmat import MATClassifier  # noqa: E402
+from skmat._mat import AUTO_TEMPERATURES as TEMPERATURES  # noqa: E402
 
 TOLERANCE = 0.02  # as skmat._base._choose_module
-TEMPERATURES = (np.inf, 2.0, 0.5, 0.25)  # as skmat._mat.AUTO_TEMPERATURES
 GUARDS = ("kept tau", "same tau", "none")
 
 
