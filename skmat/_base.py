@@ -411,9 +411,10 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                 fits[module, key] = self._train_network(
                     X_train, y_train, extra, scoring, int(seed_torch), module=module
                 )
+        order = self._candidate_order(list(candidates))
         kept = {
             module: _choose_candidate(
-                {key: fits[module, key] for key in candidates}
+                {key: fits[module, key] for key in order}
             )
             for module in modules
         }
@@ -500,6 +501,10 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         ``(None,)``: the estimator's own ``module``, nothing to choose.
         """
         return (None,)
+
+    def _candidate_order(self, keys):
+        """Return the candidates in the order ties are broken: the first is kept."""
+        return keys
 
     def _set_candidate(self, key, scores, module, module_scores):
         """Record the candidate kept (subclasses with candidates)."""
@@ -621,11 +626,13 @@ _REFIT_MAX_GROUP = 100
 
 
 def _choose_candidate(fits, tolerance=0.02):
-    """Return the first (most parsimonious) candidate within ``tolerance`` of the best.
+    """Return the first (most plausible) candidate within ``tolerance`` of the best.
 
     As the one-standard-error rule of cross-validated penalties: among
-    candidates whose validation scores differ by noise, the first one, with
-    the weakest shift, is kept.
+    candidates whose validation scores differ by noise, the first one in the
+    order of ``fits`` is kept, the one the evidence outside the validation
+    score favours (the weakest shift, unless MAT's held-out mistakes look
+    like a shortcut's minority: see ``MATClassifier._candidate_order``).
     """
     keys = list(fits)
     scores = [fits[k]["best_score"] for k in keys]

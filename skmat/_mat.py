@@ -54,16 +54,20 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         of the held-out logits. ``"auto"`` trains one network for each of
         ``tau`` in (inf, 2, 0.5, 0.25) on the same XRM and keeps, on the
         validation rows, the weakest shift whose score is within 0.02 of the
-        best (``temperature_``, ``temperature_scores_``). Without group
+        best (``temperature_``, ``temperature_scores_``), as the
+        one-standard-error rule keeps the simplest model. Without group
         labels the sharpened candidates (0.5, 0.25) are trained only when the
         held-out mistakes look like a shortcut's minority, all wrong with
         about the same calibrated confidence (``heldout_mistake_spread_`` at
         most 0.1); where they spread from confident to the boundary (noise
         and hard rows, as on Adult or ``make_classification``) the score on
         inferred groups would prefer the sharpest shift for fitting those
-        rows, and only (inf, 2) are tried. Without early stopping there is
-        nothing to choose on and ``tau = 1`` is used. A
-        float is the knob to search with
+        rows, and only (inf, 2) are tried. Where they do look like a
+        shortcut's minority, that minority is a handful of validation rows
+        whose score differences are mostly noise, and the evidence is for a
+        strong shift: the *sharpest* shift within 0.02 of the best is kept.
+        Without early stopping there is nothing to choose on and ``tau = 1``
+        is used. A float is the knob to search with
         :class:`~sklearn.model_selection.GridSearchCV` and
         :class:`~skmat.WorstGroupScorer`.
     xrm : XRMEstimator or None, default=None
@@ -141,7 +145,8 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         Interquartile range of the calibrated held-out probability of the
         true class over the training rows the held-out logits get wrong
         (``inf`` with fewer than 4 such rows); ``temperature="auto"`` tries
-        shifts sharper than calibrated only when it is at most 0.1.
+        shifts sharper than calibrated only when it is at most 0.1, and then
+        keeps the sharpest within 0.02 of the best score.
     temperature_ : float
         The temperature used: ``temperature``, or the one ``"auto"`` chose.
     temperature_scores_ : dict
@@ -317,11 +322,16 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         )
         self.heldout_mistake_spread_ = _mistake_spread(calibrated, y_train)
         true_groups = getattr(self, "_true_validation_groups", False)
+        shortcut = self.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
+        # Scored on inferred groups, a shortcut's minority is a handful of
+        # validation rows: among shifts whose scores differ by noise, keep
+        # the sharpest where the held-out mistakes show such a minority.
+        self._sharpest_first = (
+            self.temperature == "auto" and shortcut and not true_groups
+        )
         if self.temperature != "auto":
             temperatures = [float(self.temperature)]
-        elif self.early_stopping and (
-            true_groups or self.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
-        ):
+        elif self.early_stopping and (true_groups or shortcut):
             temperatures = list(AUTO_TEMPERATURES)
         elif self.early_stopping:
             # No sign of a shortcut's minority: no shift sharper than the
@@ -366,6 +376,9 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             return None
         return self.module_params
 
+    def _candidate_order(self, keys):
+        return keys[::-1] if self._sharpest_first else keys
+
     def _set_candidate(self, key, scores, module, module_scores):
         if key is None:  # one temperature
             key = next(iter(self._shifts))
@@ -378,7 +391,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             for m, score in module_scores.items()
         }
         self.shift_ = self._shifts[key]
-        del self._shifts
+        del self._shifts, self._sharpest_first
 
     def infer_group_labels(self, X, y):
         """Infer the groups of labelled data with the fitted XRM.

@@ -648,7 +648,9 @@ def test_auto_temperature_sharpens_only_where_the_mistakes_are_alike(
     p_true, sharpened
 ):
     """Without group labels, tau < 1 is tried only when the held-out mistakes
-    look like a shortcut's minority; with true groups to score on, always."""
+    look like a shortcut's minority, and then the sharpest shift within 0.02
+    of the best score is kept; with true groups to score on, every candidate
+    is tried and the weakest within 0.02 is kept."""
     from skmat._mat import AUTO_TEMPERATURES, MAX_MISTAKE_SPREAD
 
     X, y = make_classification(n_samples=200, random_state=0)
@@ -667,3 +669,25 @@ def test_auto_temperature_sharpens_only_where_the_mistakes_are_alike(
     assert tuple(grouped.temperature_scores_) == AUTO_TEMPERATURES
     assert grouped.validation_groups_source_ == "group_labels"
     assert not hasattr(clf, "_true_validation_groups")
+    assert not hasattr(clf, "_sharpest_first")
+
+    def first_within(scores, order):
+        return next(t for t in order if scores[t] >= max(scores.values()) - 0.02)
+
+    order = sorted(expected) if sharpened else expected
+    assert clf.temperature_ == first_within(clf.temperature_scores_, order)
+    assert grouped.temperature_ == first_within(
+        grouped.temperature_scores_, AUTO_TEMPERATURES
+    )
+
+
+def test_choose_candidate_keeps_the_first_within_the_tolerance():
+    from skmat._base import _choose_candidate
+
+    def fits(**scores):
+        return {key: {"best_score": score} for key, score in scores.items()}
+
+    assert _choose_candidate(fits(a=0.70, b=0.80, c=0.79)) == "b"
+    assert _choose_candidate(fits(a=0.70, c=0.79, b=0.80)) == "c"
+    assert _choose_candidate(fits(a=0.785, b=0.80)) == "a"
+    assert _choose_candidate(fits(a=None, b=0.80)) == "a"  # nothing to compare
