@@ -1,4 +1,4 @@
-"""Does the spread rule see shortcuts weaker, noisier or wider than the planted?
+"""Does the spread rule see weaker, noisier or wider shortcuts than the planted ones?
 
 ``MATClassifier(temperature="auto")`` tries shifts sharper than calibrated
 (tau < 1), and prefers the sharpest among those that score alike, only when
