@@ -51,7 +51,7 @@ class _KeepingCandidates(MATClassifier):
         return self.candidate_fits_
 
 
-def parsimonious(heads, module, sharpest_first):
+def first_within(heads, module, sharpest_first):
     """The first shift within the tolerance of the module's best score.
 
     The weakest first, or the sharpest where the held-out mistakes look like
@@ -69,8 +69,8 @@ def parsimonious(heads, module, sharpest_first):
 
 def choose(heads, source, guard, sharpest_first):
     """The (module, temperature) kept under ``guard``."""
-    linear = parsimonious(heads, "linear", sharpest_first)
-    mlp = parsimonious(heads, "mlp", sharpest_first)
+    linear = first_within(heads, "linear", sharpest_first)
+    mlp = first_within(heads, "mlp", sharpest_first)
     base, other = heads["linear", linear], heads["mlp", mlp]
     better = other["score"] > base["score"] + TOLERANCE
     if source != "inferred" or guard == "none":
