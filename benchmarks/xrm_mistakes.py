@@ -13,7 +13,10 @@ MAT calibrates them (``heldout_temperature_``):
   (the inferred minority, ``cross_mistakes_``);
 * ``p_true q25 / q50 / q75``: quartiles, over those rows, of the calibrated
   held-out probability of the true class;
-* ``confident``: the share of them with that probability below 0.1.
+* ``confident``: the share of them with that probability below 0.1;
+* ``spread``: the interquartile range of that probability, as the fitted
+  model computes it (``heldout_mistake_spread_``; ``inf`` with fewer than 4
+  mistakes), which decides whether the sharpened temperatures are tried.
 
 A shortcut's minority is mispredicted *because* of the shortcut, which
 points every such row the same way; noise and hard rows are mispredicted
@@ -23,7 +26,9 @@ sets, accuracy on the others), before any comparison with other tables.
 
 Run ``python benchmarks/xrm_mistakes.py --n-jobs 2`` (about 10 minutes on
 two cores); the tables are printed and written to
-``docs/results/xrm_mistakes.{csv,md}``.
+``docs/results/xrm_mistakes.{csv,md}``, and the spread of every fit, with
+the rule's threshold, is drawn in ``docs/results/xrm_mistakes.png`` (with
+matplotlib).
 """
 
 import sys
@@ -40,6 +45,7 @@ import sanity  # noqa: E402
 from head_choice import SPURIOUS, run_all, split  # noqa: E402
 
 from skmat import MATClassifier  # noqa: E402
+from skmat._mat import MAX_MISTAKE_SPREAD  # noqa: E402
 
 
 def run_one(name, seed):
@@ -61,6 +67,7 @@ def run_one(name, seed):
         **{f"p_true q{q}": float(v) for q, v in zip((25, 50, 75), quartiles,
                                                       strict=True)},
         confident=float(np.mean(p_true < 0.1)) if wrong.any() else np.nan,
+        spread=float(model.heldout_mistake_spread_),
         calibration=float(model.heldout_temperature_),
         temperature=float(model.temperature_), module=model.module_,
         test=metric(model),
@@ -86,21 +93,67 @@ def report(frame, output_dir):
         "`python benchmarks/xrm_mistakes.py --n-jobs 2`.",
         "",
         "| data | shortcut | seeds | mistakes | p_true q25 | q50 | q75 | "
-        "confident (< 0.1) | kept | MAT test |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "confident (< 0.1) | spread (per seed) | kept | MAT test |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    spreads = frame.groupby("dataset", sort=False)["spread"].apply(
+        lambda values: ", ".join(f"{v:.3f}" for v in values)
+    )
     for dataset, row in mean.iterrows():
-        shortcut = ("real data" if dataset == "adult"
-                    else "planted" if dataset in SPURIOUS else "none")
         lines.append(
-            f"| {dataset} | {shortcut} | {seeds[dataset]} | {row['mistakes']:.3f} | "
+            f"| {dataset} | {_family(dataset)} | {seeds[dataset]} | "
+            f"{row['mistakes']:.3f} | "
             f"{row['p_true q25']:.3f} | {row['p_true q50']:.3f} | "
-            f"{row['p_true q75']:.3f} | {row['confident']:.2f} | {kept[dataset]} | "
-            f"{row['test']:.3f} |"
+            f"{row['p_true q75']:.3f} | {row['confident']:.2f} | "
+            f"{spreads[dataset]} | {kept[dataset]} | {row['test']:.3f} |"
         )
     text = "\n".join(lines) + "\n"
     (output_dir / "xrm_mistakes.md").write_text(text)
     print(text)
+
+
+def _family(dataset):
+    return ("real data" if dataset == "adult"
+            else "planted" if dataset in SPURIOUS else "none")
+
+
+def plot(frame, output_dir):
+    """The spread of every fit, one row per data set, and the threshold."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no figure (pip install skmat[plot])")
+        return
+    datasets = list(dict.fromkeys(frame["dataset"]))
+    colours = {"planted": "tab:red", "none": "tab:blue", "real data": "tab:green"}
+    # Fits with fewer than 4 mistakes (spread inf) are drawn at the right edge.
+    edge = 1.0
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(datasets) + 1.2))
+    for i, dataset in enumerate(datasets):
+        values = frame.loc[frame["dataset"] == dataset, "spread"].to_numpy()
+        finite = np.isfinite(values)
+        colour = colours[_family(dataset)]
+        ax.scatter(values[finite], np.full(finite.sum(), i), color=colour, s=25)
+        ax.scatter(np.full((~finite).sum(), edge), np.full((~finite).sum(), i),
+                   color=colour, marker="x", s=30)
+    for family, colour in colours.items():
+        ax.scatter([], [], color=colour, label=f"shortcut: {family}")
+    ax.scatter([], [], color="grey", marker="x", label="< 4 mistakes (inf)")
+    ax.axvline(MAX_MISTAKE_SPREAD, color="black", linestyle="--", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlim(0.005, edge * 1.3)
+    ax.set_yticks(range(len(datasets)), datasets)
+    ax.invert_yaxis()
+    ax.set_xlabel("heldout_mistake_spread_ (log scale): interquartile range\n"
+                  "of the calibrated p(true class) over XRM's mistakes")
+    ax.legend(loc="lower left", fontsize="small")
+    ax.set_title(f"Sharpened temperatures are tried left of {MAX_MISTAKE_SPREAD}")
+    fig.tight_layout()
+    fig.savefig(output_dir / "xrm_mistakes.png", dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
@@ -108,3 +161,4 @@ if __name__ == "__main__":
                                 "xrm_mistakes.csv")
     frame.to_csv(output_dir / "xrm_mistakes.csv", index=False)
     report(frame, output_dir)
+    plot(frame, output_dir)
