@@ -9,7 +9,8 @@ head, temperature in inf, 2, 0.5, 0.25) is trained on four folds of a
 stratified 5-fold split and early-stopped on the fifth, scored on the
 inferred groups of that fold; the out-of-fold predictions of all five folds
 are pooled and scored with MAT's own validation score, and the candidate is
-chosen with MAT's own rules (the weakest temperature within 0.02 of the best,
+chosen with MAT's rules of when this experiment was made (the weakest
+temperature within 0.02 of the best, whatever the spread of XRM's mistakes;
 the MLP only when it beats the linear head by more than 0.02 with no lower
 balanced accuracy at the same temperature). The choice is then trained on
 every row for the mean of the folds' best epochs. Columns: test worst-group
