@@ -37,7 +37,6 @@ from head_choice import run_all, split  # noqa: E402
 
 from skmat import MATClassifier  # noqa: E402
 from skmat._mat import AUTO_TEMPERATURES as TEMPERATURES  # noqa: E402
-from skmat._mat import MAX_MISTAKE_SPREAD  # noqa: E402
 
 TOLERANCE = 0.02  # as skmat._base._choose_module
 GUARDS = ("kept tau", "same tau", "none")
@@ -51,26 +50,21 @@ class _KeepingCandidates(MATClassifier):
         return self.candidate_fits_
 
 
-def first_within(heads, module, sharpest_first):
-    """The first shift within the tolerance of the module's best score.
-
-    The weakest first, or the sharpest where the held-out mistakes look like
-    a shortcut's minority (scored on inferred groups), as the estimator.
-    """
+def first_within(heads, module, order):
+    """The first shift, in the estimator's ``order``, within the tolerance
+    of the module's best score."""
     # The candidates the fit trained: every temperature, or (inf, 2) where
     # the spread rule left the sharpened ones out.
-    taus = [tau for tau in TEMPERATURES if (module, tau) in heads]
-    if sharpest_first:
-        taus = taus[::-1]
+    taus = [tau for tau in order if (module, tau) in heads]
     scores = {tau: heads[module, tau]["score"] for tau in taus}
     top = max(scores.values())
     return next(tau for tau in taus if scores[tau] >= top - TOLERANCE)
 
 
-def choose(heads, source, guard, sharpest_first):
+def choose(heads, source, guard, order):
     """The (module, temperature) kept under ``guard``."""
-    linear = first_within(heads, "linear", sharpest_first)
-    mlp = first_within(heads, "mlp", sharpest_first)
+    linear = first_within(heads, "linear", order)
+    mlp = first_within(heads, "mlp", order)
     base, other = heads["linear", linear], heads["mlp", mlp]
     better = other["score"] > base["score"] + TOLERANCE
     if source != "inferred" or guard == "none":
@@ -99,13 +93,10 @@ def run_one(name, seed):
     row = dict(dataset=name, seed=seed,
                metric="accuracy" if name in sanity.DATASETS else "wga",
                oracle=max(h["test"] for h in heads.values()))
-    source = model.validation_groups_source_
-    sharpest_first = (
-        source == "inferred"
-        and model.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
-    )
+    # The order in which the fit broke ties between temperatures.
+    order = model._candidate_order(list(TEMPERATURES))
     for guard in GUARDS:
-        module, tau = choose(heads, source, guard, sharpest_first)
+        module, tau = choose(heads, model.validation_groups_source_, guard, order)
         row[guard] = heads[module, tau]["test"]
         row[f"{guard} kept"] = f"{module} {tau:g}"
     print(f"{name} seed {seed}: " + ", ".join(

@@ -323,12 +323,6 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         self.heldout_mistake_spread_ = _mistake_spread(calibrated, y_train)
         true_groups = getattr(self, "_true_validation_groups", False)
         shortcut = self.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
-        # Scored on inferred groups, a shortcut's minority is a handful of
-        # validation rows: among shifts whose scores differ by noise, keep
-        # the sharpest where the held-out mistakes show such a minority.
-        self._sharpest_first = (
-            self.temperature == "auto" and shortcut and not true_groups
-        )
         if self.temperature != "auto":
             temperatures = [float(self.temperature)]
         elif self.early_stopping and (true_groups or shortcut):
@@ -377,7 +371,13 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         return self.module_params
 
     def _candidate_order(self, keys):
-        return keys[::-1] if self._sharpest_first else keys
+        # Without true groups, a shortcut's minority is a handful of
+        # validation rows: among shifts whose scores differ by noise, keep
+        # the sharpest where the held-out mistakes show such a minority.
+        shortcut = self.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
+        if shortcut and self.validation_groups_source_ != "group_labels":
+            return keys[::-1]
+        return keys
 
     def _set_candidate(self, key, scores, module, module_scores):
         if key is None:  # one temperature
@@ -391,7 +391,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             for m, score in module_scores.items()
         }
         self.shift_ = self._shifts[key]
-        del self._shifts, self._sharpest_first
+        del self._shifts
 
     def infer_group_labels(self, X, y):
         """Infer the groups of labelled data with the fitted XRM.

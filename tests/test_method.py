@@ -669,7 +669,6 @@ def test_auto_temperature_sharpens_only_where_the_mistakes_are_alike(
     assert tuple(grouped.temperature_scores_) == AUTO_TEMPERATURES
     assert grouped.validation_groups_source_ == "group_labels"
     assert not hasattr(clf, "_true_validation_groups")
-    assert not hasattr(clf, "_sharpest_first")
 
     def first_within(scores, order):
         return next(t for t in order if scores[t] >= max(scores.values()) - 0.02)
