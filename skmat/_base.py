@@ -412,9 +412,10 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                     X_train, y_train, extra, scoring, int(seed_torch), module=module
                 )
         order = self._candidate_order(list(candidates))
+        balanced = self._balanced_candidates()
         kept = {
             module: _choose_candidate(
-                {key: fits[module, key] for key in order}
+                {key: fits[module, key] for key in order}, balanced=balanced
             )
             for module in modules
         }
@@ -505,6 +506,13 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
     def _candidate_order(self, keys):
         """Return the candidates in the order ties are broken: the first is kept."""
         return keys
+
+    def _balanced_candidates(self):
+        """Whether a later candidate must match the first's balanced accuracy.
+
+        See :func:`_choose_candidate`.
+        """
+        return False
 
     def _set_candidate(self, key, scores, module, module_scores):
         """Record the candidate kept (subclasses with candidates)."""
@@ -625,7 +633,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
 _REFIT_MAX_GROUP = 100
 
 
-def _choose_candidate(fits, tolerance=0.02):
+def _choose_candidate(fits, tolerance=0.02, balanced=False):
     """Return the first (most plausible) candidate within ``tolerance`` of the best.
 
     As the one-standard-error rule of cross-validated penalties: among
@@ -633,12 +641,24 @@ def _choose_candidate(fits, tolerance=0.02):
     order of ``fits`` is kept, the one the evidence outside the validation
     score favours (the weakest shift, unless MAT's held-out mistakes look
     like a shortcut's minority: see ``MATClassifier._candidate_order``).
+
+    With ``balanced``, a later candidate competes only when its balanced
+    validation accuracy is no lower than the first's, as in
+    :func:`_choose_module`: on groups inferred from held-out mistakes that
+    are noise and hard rows, a stronger shift, or an epoch barely trained,
+    can raise the worst inferred group by fitting those rows at the
+    expense of every other, which balanced accuracy does not reward.
     """
     keys = list(fits)
     scores = [fits[k]["best_score"] for k in keys]
     if len(keys) == 1 or any(score is None for score in scores):
         return keys[0]
-    top = max(scores)
+    if balanced:
+        floor = fits[keys[0]]["best_balanced_accuracy"]
+        keys = [keys[0]] + [
+            k for k in keys[1:] if fits[k]["best_balanced_accuracy"] >= floor
+        ]
+    top = max(fits[k]["best_score"] for k in keys)
     return next(k for k in keys if fits[k]["best_score"] >= top - tolerance)
 
 

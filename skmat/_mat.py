@@ -62,10 +62,14 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         most 0.1); where they spread from confident to the boundary (noise
         and hard rows, as on Adult or ``make_classification``) the score on
         inferred groups would prefer the sharpest shift for fitting those
-        rows, and only (inf, 2) are tried. Where they do look like a
-        shortcut's minority, that minority is a handful of validation rows
-        whose score differences are mostly noise, and the evidence is for a
-        strong shift: the *sharpest* shift within 0.02 of the best is kept.
+        rows, and only (inf, 2) are tried; there ``tau = 2`` is kept over
+        ``inf`` only if its balanced validation accuracy is no lower (a
+        network that fits XRM's noisy mistakes, or one barely trained, can
+        score better on those groups at every other row's expense). Where
+        they do look like a shortcut's minority, that minority is a handful
+        of validation rows whose score differences are mostly noise, and the
+        evidence is for a strong shift: the *sharpest* shift within 0.02 of
+        the best is kept.
         Without early stopping there is nothing to choose on and ``tau = 1``
         is used. A float is the knob to search with
         :class:`~sklearn.model_selection.GridSearchCV` and
@@ -378,6 +382,12 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         if shortcut and self.validation_groups_source_ != "group_labels":
             return keys[::-1]
         return keys
+
+    def _balanced_candidates(self):
+        # Without a sign of a shortcut the inferred groups are XRM's noise
+        # and hard rows: a stronger shift must not lose balanced accuracy.
+        shortcut = self.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
+        return self.validation_groups_source_ == "inferred" and not shortcut
 
     def _set_candidate(self, key, scores, module, module_scores):
         if key is None:  # one temperature

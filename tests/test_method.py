@@ -690,3 +690,57 @@ def test_choose_candidate_keeps_the_first_within_the_tolerance():
     assert _choose_candidate(fits(a=0.70, c=0.79, b=0.80)) == "c"
     assert _choose_candidate(fits(a=0.785, b=0.80)) == "a"
     assert _choose_candidate(fits(a=None, b=0.80)) == "a"  # nothing to compare
+
+
+def test_choose_candidate_balanced_needs_the_first_candidates_balanced_accuracy():
+    from skmat._base import _choose_candidate
+
+    def fits(**values):
+        return {
+            key: {"best_score": score, "best_balanced_accuracy": balanced}
+            for key, (score, balanced) in values.items()
+        }
+
+    # b scores higher but is less balanced than a: fitting a's mistakes.
+    candidates = fits(a=(0.53, 0.86), b=(0.57, 0.78))
+    assert _choose_candidate(candidates) == "b"
+    assert _choose_candidate(candidates, balanced=True) == "a"
+    # c is as balanced as a and better: it competes, b still does not.
+    candidates = fits(a=(0.53, 0.86), b=(0.60, 0.78), c=(0.57, 0.86))
+    assert _choose_candidate(candidates, balanced=True) == "c"
+
+
+def test_auto_temperature_keeps_balance_on_noisy_imbalanced_data():
+    """Label noise makes XRM's inferred minority a set of flipped rows, which
+    a barely trained network gets "right" by chance: a stronger shift kept
+    for it at its second epoch lost 0.15 of worst-class accuracy on this
+    data. Where the held-out mistakes show no shortcut, a stronger shift
+    must be as balanced as the weakest: MAT then does as well as a
+    class-balanced logistic regression on the worse class."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import recall_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_classification(
+        2000, weights=[0.9], flip_y=0.05, random_state=0
+    )
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, random_state=0
+    )
+    mat = make_pipeline(StandardScaler(), MATClassifier(random_state=0))
+    lr = make_pipeline(
+        StandardScaler(), LogisticRegression(class_weight="balanced")
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mat.fit(X_train, y_train)
+    lr.fit(X_train, y_train)
+
+    def worst_class(model):
+        return recall_score(y_test, model.predict(X_test), average=None).min()
+
+    assert mat[-1].validation_groups_source_ == "inferred"
+    assert mat[-1]._balanced_candidates()
+    assert worst_class(mat) >= worst_class(lr) - 0.03
