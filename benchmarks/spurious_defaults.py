@@ -13,9 +13,14 @@ groups. Rows:
 * ``colored_digits3``: ``make_colored_digits(n_classes=3)``;
 * ``adult``: UCI Adult, groups income x sex, the official test file,
   numeric columns standardised; the same fitted models are also scored on
-  two other group attributes of the test rows, ``adult_race`` (income x
-  White or not) and ``adult_age`` (income x age 40 or more). No estimator
-  sees a group label, so only the scoring differs.
+  six other group attributes of the test rows, ``adult_race`` (income x
+  White or not), ``adult_age`` (income x age 40 or more), ``adult_married``
+  (income x married to a civilian spouse or not), ``adult_us`` (income x
+  born in the United States or not), ``adult_private`` (income x private
+  employer or not) and ``adult_degree`` (income x a bachelor's degree or
+  more). No estimator sees a group label, so only the scoring differs;
+  the last four were added once the defaults were set, as held-out
+  attributes.
 
 Methods: ``MATClassifier()``, ``MATClassifier(temperature=0.5)`` (what a
 user who knows the data hold a shortcut can fix), ``ERMClassifier()``,
@@ -70,14 +75,26 @@ def load(name, seed):
     raise ValueError(name)
 
 
+# Adult's education levels of a bachelor's degree or more.
+DEGREES = ("Bachelors", "Masters", "Doctorate", "Prof-school")
+
+
 def test_groupings(name, y_test, g_test):
     """``{row name: test group labels}``: Adult's other attributes too."""
     groupings = {name: g_test}
     if name == "adult":
         frame = fetch_adult(subset="test", as_frame=True).frame
         y_test = np.asarray(y_test)
-        groupings["adult_race"] = 2 * y_test + (frame["race"] == "White").to_numpy()
-        groupings["adult_age"] = 2 * y_test + (frame["age"] >= 40).to_numpy()
+        attributes = {
+            "adult_race": frame["race"] == "White",
+            "adult_age": frame["age"] >= 40,
+            "adult_married": frame["marital-status"] == "Married-civ-spouse",
+            "adult_us": frame["native-country"] == "United-States",
+            "adult_private": frame["workclass"] == "Private",
+            "adult_degree": frame["education"].isin(DEGREES),
+        }
+        for row_name, attribute in attributes.items():
+            groupings[row_name] = 2 * y_test + attribute.to_numpy()
     return groupings
 
 
@@ -182,9 +199,9 @@ def report(frame, datasets, output_dir):
         "Test worst-group accuracy, every estimator at its defaults, "
         "`fit(X_train, y_train)` only, no group labels anywhere (mean over "
         "seeds); made by `python benchmarks/spurious_defaults.py` (Adult: 3 "
-        "seeds, `--adult-seeds 3`; `adult_race` and `adult_age` are the same "
-        "Adult models scored on income x White or not and income x age 40 or "
-        "more).",
+        "seeds, `--adult-seeds 3`; the `adult_` rows are the same Adult models "
+        "scored on other attributes: White or not, age 40 or more, married, "
+        "born in the US, private employer, a bachelor's degree or more).",
         "",
         "| data | " + " | ".join(wga.columns) + " |",
         "|---" * (len(wga.columns) + 1) + "|",
