@@ -744,3 +744,47 @@ def test_auto_temperature_keeps_balance_on_noisy_imbalanced_data():
     assert mat[-1].validation_groups_source_ == "inferred"
     assert mat[-1]._balanced_candidates()
     assert worst_class(mat) >= worst_class(lr) - 0.03
+
+
+def test_balanced_rank_never_keeps_an_epoch_much_less_balanced():
+    from skmat._torch._callbacks import _BalancedRank
+
+    # (score rank, balanced accuracy) per epoch.
+    epochs = [(0.70, 0.90), (0.65, 0.97), (0.72, 0.93), (0.68, 0.96)]
+    plain = _BalancedRank(None)
+    assert [plain(r, b) for r, b in epochs] == [r for r, _ in epochs]
+    guarded = _BalancedRank(0.02)
+    ranks = [guarded(r, b) for r, b in epochs]
+    # Epoch 1 is kept until epoch 2 is 0.07 more balanced; epoch 3 scores
+    # best but is 0.04 less balanced than epoch 2; epoch 4 is within 0.02.
+    assert int(np.argmax(ranks[:1])) == 0
+    assert int(np.argmax(ranks[:2])) == 1
+    assert int(np.argmax(ranks[:3])) == 1
+    assert int(np.argmax(ranks)) == 3
+    assert guarded.best_balanced == 0.96
+
+
+def test_no_barely_trained_epoch_where_the_mistakes_show_no_shortcut():
+    """On make_classification(2000, random_state=2) the linear head kept its
+    first epoch (test accuracy 0.900 against logistic regression's 0.953):
+    barely trained, it disagreed with XRM and so scored better on XRM's
+    mistakes. Where the held-out mistakes show no shortcut, an epoch more
+    than 0.02 less balanced than the best of its run cannot be kept."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_classification(2000, random_state=2)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, random_state=2
+    )
+    mat = make_pipeline(StandardScaler(), MATClassifier(random_state=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mat.fit(X_train, y_train)
+    lr = make_pipeline(StandardScaler(), LogisticRegression()).fit(X_train, y_train)
+    clf = mat[-1]
+    assert clf._balanced_tolerance() == 0.02
+    assert clf.best_epoch_ > 1
+    assert mat.score(X_test, y_test) >= lr.score(X_test, y_test) - 0.03

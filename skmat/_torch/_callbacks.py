@@ -87,6 +87,45 @@ _RECORD_KEYS = ("valid_score", "valid_rank", "valid_acc", "valid_balanced_acc",
                 "valid_loss")
 
 
+class _BalancedRank:
+    """Epoch ranks that never keep an epoch much less balanced than the run's best.
+
+    With ``tolerance`` None the rank is returned unchanged. Otherwise an
+    epoch whose balanced accuracy is more than ``tolerance`` below the best
+    balanced accuracy seen so far in the run cannot be the best epoch: its
+    rank is put below every epoch within the tolerance. Once a later epoch
+    raises that best so far that the kept epoch falls out of the tolerance,
+    a new *era* starts, whose epochs rank above every earlier one, so that
+    the epoch that started it is kept until a better one within the
+    tolerance comes. The ranks stay one increasing scale, which early
+    stopping can monitor.
+    """
+
+    # Larger than the spread of the ranks (scores in [0, 1] plus small
+    # tie-breaks), so that eras and eligibility dominate the order.
+    _ERA = 10.0
+
+    def __init__(self, tolerance=None):
+        self.tolerance = tolerance
+        self.top_balanced = -np.inf
+        self.best_balanced = -np.inf
+        self.best_rank = -np.inf
+        self.era = 0
+
+    def __call__(self, rank, balanced):
+        if self.tolerance is None:
+            return rank
+        self.top_balanced = max(self.top_balanced, balanced)
+        floor = self.top_balanced - self.tolerance
+        if self.best_balanced < floor:
+            self.era += 1  # the kept epoch is out: this one starts an era
+        offset = 0.0 if balanced >= floor else -self._ERA / 2
+        guarded = self.era * self._ERA + offset + rank
+        if guarded > self.best_rank:
+            self.best_rank, self.best_balanced = guarded, balanced
+        return guarded
+
+
 class GroupValidation(Callback):
     """Score the network on a fixed validation set every epoch.
 
@@ -98,13 +137,18 @@ class GroupValidation(Callback):
     monitors: balanced accuracy, then the validation loss break ties),
     ``valid_acc``, ``valid_balanced_acc`` and ``valid_loss``.
     ``initial_score_`` holds the score of the network before its first step.
+    With ``balanced_tolerance``, an epoch whose balanced accuracy is more
+    than that below the best of the run so far ranks below every epoch
+    within it (see :class:`_BalancedRank`).
     """
 
-    def __init__(self, X_valid, y_valid, groups, source="class"):
+    def __init__(self, X_valid, y_valid, groups, source="class",
+                 balanced_tolerance=None):
         self.X_valid = X_valid
         self.y_valid = y_valid
         self.groups = groups
         self.source = source
+        self.balanced_tolerance = balanced_tolerance
 
     def _score(self, net):
         logits = predict_logits(net, self.X_valid)
@@ -112,11 +156,14 @@ class GroupValidation(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.scorer_ = ValidationScorer(self.y_valid, self.groups, self.source)
+        self.rank_ = _BalancedRank(self.balanced_tolerance)
         if not len(net.history) or "valid_score" not in net.history[-1]:
             self.initial_score_ = self._score(net)[0]
 
     def on_epoch_end(self, net, **kwargs):
-        for key, value in zip(_RECORD_KEYS, self._score(net), strict=True):
+        record = list(self._score(net))
+        record[1] = self.rank_(record[1], record[3])
+        for key, value in zip(_RECORD_KEYS, record, strict=True):
             net.history.record(key, value)
 
     def on_train_end(self, net, **kwargs):
@@ -135,15 +182,18 @@ class HeadsValidation(Callback):
     with the keys of :class:`GroupValidation`) up to its stopping epoch,
     ``best_epoch_[h]`` its best epoch (1-based), ``best_state_[h]`` the
     head's weights at that epoch and ``initial_score_[h]`` the score of the
-    untrained head.
+    untrained head. ``balanced_tolerance`` guards each head's ranks as in
+    :class:`GroupValidation`.
     """
 
-    def __init__(self, X_valid, y_valid, groups, source="class", patience=None):
+    def __init__(self, X_valid, y_valid, groups, source="class", patience=None,
+                 balanced_tolerance=None):
         self.X_valid = X_valid
         self.y_valid = y_valid
         self.groups = groups
         self.source = source
         self.patience = patience
+        self.balanced_tolerance = balanced_tolerance
 
     def _records(self, net):
         logits = predict_logits(net, self.X_valid)  # (H, n_valid, K)
@@ -158,6 +208,7 @@ class HeadsValidation(Callback):
         self.best_epoch_ = [0] * n_heads
         self.best_state_ = [None] * n_heads
         self.misses_ = [0] * n_heads
+        self.ranks_ = [_BalancedRank(self.balanced_tolerance) for _ in range(n_heads)]
 
     def on_epoch_end(self, net, **kwargs):
         bank = net.module_
@@ -166,8 +217,9 @@ class HeadsValidation(Callback):
         for h, record in enumerate(records):
             if not bank.active[h]:
                 continue
+            rank = self.ranks_[h](record[1], record[3])
+            record = (record[0], rank, *record[2:])
             self.records_[h].append(dict(zip(_RECORD_KEYS, record, strict=True)))
-            rank = record[1]
             if rank > self.best_rank_[h]:
                 self.best_rank_[h], self.best_epoch_[h] = rank, epoch
                 self.misses_[h] = 0
