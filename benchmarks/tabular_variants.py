@@ -19,8 +19,10 @@ worst-group accuracy when the groups are the classes), for scikit-learn's
 ``LogisticRegression`` (plain and ``class_weight="balanced"``) and
 ``HistGradientBoostingClassifier(class_weight="balanced")``, skmat's ERM
 (plain and class-balanced) and MAT, and MAT without the balanced-accuracy
-guard on its shift strength (``MATClassifier._balanced_candidates``), to show
-what the guard does. MAT balances the classes by construction (its weakest
+guards that, where the held-out mistakes show no shortcut, keep it from a
+stronger shift or an epoch less balanced than the class-balanced one or
+the run's best (``MATClassifier._balanced_candidates``), to show what they
+do. MAT balances the classes by construction (its weakest
 shift is the class prior, logit adjustment), so on imbalanced data its
 accuracy is that of a class-balanced model, not of ``LogisticRegression``;
 the bar it is held to there is the worst class.
@@ -74,7 +76,7 @@ DATASETS = {
 
 
 class _UnguardedMAT(MATClassifier):
-    """MAT whose stronger shifts need not match the weakest's balanced accuracy."""
+    """MAT without the balanced-accuracy guards on its shifts and epochs."""
 
     def _balanced_candidates(self):
         return False

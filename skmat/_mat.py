@@ -40,6 +40,11 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     and the epoch with the best worst-group validation accuracy is kept: with
     the user's ``group_labels`` when given to :meth:`fit`, else with the
     groups XRM infers on the validation rows, else worst-class accuracy.
+    Where the groups are inferred and XRM's held-out mistakes show no
+    shortcut (``heldout_mistake_spread_`` above 0.1), an epoch whose
+    balanced validation accuracy is more than 0.02 below the best of its run
+    so far is not kept: a network barely trained can score well on such
+    groups by disagreeing with XRM.
 
     Parameters
     ----------
