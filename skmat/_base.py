@@ -517,6 +517,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         return False
 
     def _balanced_tolerance(self):
+        """Tolerance of the epochs' balanced-accuracy guard, None when off."""
         return _BALANCED_TOLERANCE if self._balanced_candidates() else None
 
     def _set_candidate(self, key, scores, module, module_scores):
