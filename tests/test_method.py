@@ -701,7 +701,7 @@ def test_choose_candidate_balanced_needs_the_first_candidates_balanced_accuracy(
             for key, (score, balanced) in values.items()
         }
 
-    # b scores higher but is less balanced than a: fitting a's mistakes.
+    # b scores higher but is less balanced than a: it fits XRM's mistakes.
     candidates = fits(a=(0.53, 0.86), b=(0.57, 0.78))
     assert _choose_candidate(candidates) == "b"
     assert _choose_candidate(candidates, balanced=True) == "a"
@@ -788,3 +788,13 @@ def test_no_barely_trained_epoch_where_the_mistakes_show_no_shortcut():
     assert clf._balanced_tolerance() == 0.02
     assert clf.best_epoch_ > 1
     assert mat.score(X_test, y_test) >= lr.score(X_test, y_test) - 0.03
+    # One network (no candidate bank): skorch's early stopping, same guard.
+    single = make_pipeline(
+        StandardScaler(),
+        MATClassifier(module="linear", temperature=np.inf, random_state=2),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        single.fit(X_train, y_train)
+    assert single[-1].best_epoch_ > 1  # epoch 1 without the guard: 0.900
+    assert single.score(X_test, y_test) >= lr.score(X_test, y_test) - 0.03
