@@ -118,7 +118,7 @@ def run_one(name, seed):
             row["tau"] = model[-1].temperature_
             row["spread"] = model[-1].heldout_mistake_spread_
         rows.append(row)
-    mat = rows[-2]
+    mat = next(row for row in rows if row["method"] == "MAT")
     print(f"{name} seed {seed}: MAT accuracy {mat['accuracy']:.3f}, worst class "
           f"{mat['worst_class']:.3f}, tau {mat['tau']:g}", flush=True)
     return rows
