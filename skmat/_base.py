@@ -409,7 +409,8 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                 if candidates[key] is not None:
                     extra["shift"] = candidates[key]
                 fits[module, key] = self._train_network(
-                    X_train, y_train, extra, scoring, int(seed_torch), module=module
+                    X_train, y_train, extra, scoring, int(seed_torch), module=module,
+                    key=key,
                 )
         order = self._candidate_order(list(candidates))
         balanced = self._balanced_candidates()
@@ -423,9 +424,9 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         chosen = kept[module]
         self._set_candidate(
             chosen,
-            {key: fits[module, key]["best_score"] for key in candidates},
+            {key: fits[module, key]["top_score"] for key in candidates},
             module,
-            {m: fits[m, kept[m]]["best_score"] for m in modules},
+            {m: fits[m, kept[m]]["top_score"] for m in modules},
         )
         fit = fits[module, chosen]
         self.net_ = fit["net"] if fit["net"] is not None else fit["build"]()
@@ -520,21 +521,32 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         """Tolerance of the epochs' balanced-accuracy guard, None when off."""
         return _BALANCED_TOLERANCE if self._balanced_candidates() else None
 
+    def _earliest_tolerance(self, key):
+        """Keep the earliest epoch within this of the best score; None: the best.
+
+        ``key`` is the candidate (None: the estimator's one setting). See
+        ``skmat._torch._callbacks._EarliestWithin``; subclasses turn it on.
+        """
+        return None
+
     def _set_candidate(self, key, scores, module, module_scores):
         """Record the candidate kept (subclasses with candidates)."""
 
     def _train_network(
-        self, X_train, y_train, extra, scoring, seed, max_epochs=None, module=None
+        self, X_train, y_train, extra, scoring, seed, max_epochs=None, module=None,
+        key=None,
     ):
         """Fit one network; return it with its validation curve.
 
-        ``module`` overrides the estimator's own (a candidate head).
+        ``module`` overrides the estimator's own (a candidate head); ``key``
+        names the candidate shift it trains with.
         """
         data = _torch.training_data(X_train, **extra)
         callbacks = []
         if scoring is not None:
             validation = _torch.GroupValidation(
-                *scoring, balanced_tolerance=self._balanced_tolerance()
+                *scoring, balanced_tolerance=self._balanced_tolerance(),
+                earliest_tolerance=self._earliest_tolerance(key),
             )
             callbacks = [
                 ("valid_score", validation),
@@ -553,16 +565,25 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                 best_epoch=len(net.history),
                 scores=np.empty(0, dtype=np.float64),
                 best_score=None,
+                top_score=None,
                 best_balanced_accuracy=None,
                 initial_score=None,
             )
         scores = np.asarray(net.history[:, "valid_score"], dtype=np.float64)
         best = int(np.argmax(net.history[:, "valid_rank"]))
+        top = float(scores[best])
+        if validation.earliest_ is not None and len(net.history) < net.max_epochs:
+            # Stopped past its best: the earliest epoch that scores alike (a
+            # network still improving when the epochs run out keeps its best).
+            epoch, _, state = validation.earliest_.kept
+            net.module_.load_state_dict(state)
+            best, top = epoch - 1, validation.earliest_.top
         return dict(
             net=net,
             best_epoch=best + 1,
             scores=scores,
             best_score=float(scores[best]),
+            top_score=top,
             best_balanced_accuracy=float(net.history[best, "valid_balanced_acc"]),
             initial_score=validation.initial_score_,
         )
@@ -588,6 +609,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         validation = _torch.HeadsValidation(
             *scoring, patience=self.n_iter_no_change,
             balanced_tolerance=self._balanced_tolerance(),
+            earliest_tolerance=[self._earliest_tolerance(key) for _, key in specs],
         )
         callbacks = [("valid_score", validation)]
         if self.verbose:
@@ -629,6 +651,11 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                 best_epoch=best + 1,
                 scores=np.array([r["valid_score"] for r in records], dtype=np.float64),
                 best_score=float(records[best]["valid_score"]),
+                top_score=(
+                    float(records[best]["valid_score"])
+                    if validation.top_score_[h] is None
+                    else validation.top_score_[h]
+                ),
                 best_balanced_accuracy=float(records[best]["valid_balanced_acc"]),
                 initial_score=validation.initial_score_[h],
             )
@@ -652,6 +679,12 @@ _REFIT_MAX_GROUP = 100
 _BALANCED_TOLERANCE = 0.02
 
 
+# Where an estimator keeps the earliest epoch among those that score alike
+# (MAT where the held-out mistakes show a shortcut), "alike" is within this of
+# the run's best score, the tolerance between candidates too.
+_EARLIEST_TOLERANCE = 0.02
+
+
 def _choose_candidate(fits, tolerance=0.02, balanced=False):
     """Return the first (most plausible) candidate within ``tolerance`` of the best.
 
@@ -669,7 +702,7 @@ def _choose_candidate(fits, tolerance=0.02, balanced=False):
     expense of every other, which balanced accuracy does not reward.
     """
     keys = list(fits)
-    scores = [fits[k]["best_score"] for k in keys]
+    scores = [fits[k]["top_score"] for k in keys]
     if len(keys) == 1 or any(score is None for score in scores):
         return keys[0]
     if balanced:
@@ -677,8 +710,8 @@ def _choose_candidate(fits, tolerance=0.02, balanced=False):
         keys = [keys[0]] + [
             k for k in keys[1:] if fits[k]["best_balanced_accuracy"] >= floor
         ]
-    top = max(fits[k]["best_score"] for k in keys)
-    return next(k for k in keys if fits[k]["best_score"] >= top - tolerance)
+    top = max(fits[k]["top_score"] for k in keys)
+    return next(k for k in keys if fits[k]["top_score"] >= top - tolerance)
 
 
 def _choose_module(fits, kept, source, tolerance=0.02):
@@ -702,15 +735,15 @@ def _choose_module(fits, kept, source, tolerance=0.02):
     base = fits[first, kept[first]]
     for module in modules[1:]:
         fit = fits[module, kept[module]]
-        if fit["best_score"] is None or base["best_score"] is None:
+        if fit["top_score"] is None or base["top_score"] is None:
             continue
-        better = fit["best_score"] > base["best_score"] + tolerance
+        better = fit["top_score"] > base["top_score"] + tolerance
         balanced = source != "inferred" or (
             fit["best_balanced_accuracy"]
             >= fits[first, kept[module]]["best_balanced_accuracy"]
         )
-        top = fits[best, kept[best]]["best_score"]
-        if better and balanced and fit["best_score"] > top:
+        top = fits[best, kept[best]]["top_score"]
+        if better and balanced and fit["top_score"] > top:
             best = module
     return best
 

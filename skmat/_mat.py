@@ -10,7 +10,12 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _torch
-from ._base import _NETWORK_CONSTRAINTS, _TRAINING_CONSTRAINTS, _NetworkClassifier
+from ._base import (
+    _EARLIEST_TOLERANCE,
+    _NETWORK_CONSTRAINTS,
+    _TRAINING_CONSTRAINTS,
+    _NetworkClassifier,
+)
 from ._xrm import _XRMSourceMixin
 from .utils._docstring import _fill_network_params
 
@@ -387,6 +392,24 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         if shortcut and self.validation_groups_source_ != "group_labels":
             return keys[::-1]
         return keys
+
+    def _earliest_tolerance(self, key):
+        # A shift sharper than the calibrated held-out probabilities weighs
+        # the inferred minority up, and the longer the network trains the
+        # more of those rows it memorizes. Where the held-out mistakes show
+        # a shortcut, the worst group is a handful of validation rows: among
+        # epochs whose scores differ by noise, keep the earliest (as the
+        # sharpest shift among candidates, see _candidate_order).
+        temperature = self.temperature if key is None else key
+        shortcut = self.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
+        if (
+            not isinstance(temperature, str)
+            and temperature < 1
+            and shortcut
+            and self.validation_groups_source_ != "group_labels"
+        ):
+            return _EARLIEST_TOLERANCE
+        return None
 
     def _balanced_candidates(self):
         # Without a sign of a shortcut the inferred groups are XRM's noise

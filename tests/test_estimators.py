@@ -609,7 +609,7 @@ def test_choose_module_needs_a_clear_win_and_no_loss_of_balance():
     from skmat._base import _choose_module
 
     def fit(score, balanced):
-        return dict(best_score=score, best_balanced_accuracy=balanced)
+        return dict(top_score=score, best_balanced_accuracy=balanced)
 
     def choose(mlp, source="inferred", linear=None):
         # Both heads keep the same temperature.
@@ -635,7 +635,7 @@ def test_choose_module_compares_balance_at_the_mlps_temperature():
     from skmat._base import _choose_module
 
     def fit(score, balanced):
-        return dict(best_score=score, best_balanced_accuracy=balanced)
+        return dict(top_score=score, best_balanced_accuracy=balanced)
 
     fits = {
         ("linear", np.inf): fit(0.76, 0.97),  # kept by the linear head

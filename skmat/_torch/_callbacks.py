@@ -31,9 +31,7 @@ class FlipRateRecorder(Callback):
         self.best_epoch_ = 0
 
     def _snapshot(self, net):
-        self.best_state_ = {
-            k: v.detach().clone() for k, v in net.module_.state_dict().items()
-        }
+        self.best_state_ = _state_copy(net.module_)
         self.best_labels_ = net.labels_.clone()
         self.best_epoch_ = len(net.history)
 
@@ -126,6 +124,38 @@ class _BalancedRank:
         return guarded
 
 
+class _EarliestWithin:
+    """The earliest epoch whose score is within ``tolerance`` of the run's best.
+
+    As the one-standard-error rule, for epochs: among epochs whose scores
+    differ by less than the noise of a handful of validation rows, the
+    earliest, which has memorized least. Only epochs that beat every earlier
+    score can be it, so only their states are kept, and only while they are
+    within the tolerance of the best: ``kept`` is ``(epoch, score, state)``.
+    """
+
+    def __init__(self, tolerance):
+        self.tolerance = tolerance
+        self.window = []  # (epoch, score, state), scores increasing
+
+    def update(self, epoch, score, state):
+        """Record an epoch's score; ``state()`` returns its weights (called lazily)."""
+        if self.window and score <= self.window[-1][1]:
+            return
+        self.window.append((epoch, score, state()))
+        top = self.window[-1][1]
+        while self.window[0][1] < top - self.tolerance:
+            self.window.pop(0)
+
+    @property
+    def kept(self):
+        return self.window[0] if self.window else None
+
+    @property
+    def top(self):
+        return self.window[-1][1] if self.window else None
+
+
 class GroupValidation(Callback):
     """Score the network on a fixed validation set every epoch.
 
@@ -139,16 +169,19 @@ class GroupValidation(Callback):
     ``initial_score_`` holds the score of the network before its first step.
     With ``balanced_tolerance``, an epoch whose balanced accuracy is more
     than that below the best of the run so far ranks below every epoch
-    within it (see :class:`_BalancedRank`).
+    within it (see :class:`_BalancedRank`). With ``earliest_tolerance``,
+    ``earliest_.kept`` is the earliest epoch whose score is within that of
+    the best (see :class:`_EarliestWithin`), for the caller to restore.
     """
 
     def __init__(self, X_valid, y_valid, groups, source="class",
-                 balanced_tolerance=None):
+                 balanced_tolerance=None, earliest_tolerance=None):
         self.X_valid = X_valid
         self.y_valid = y_valid
         self.groups = groups
         self.source = source
         self.balanced_tolerance = balanced_tolerance
+        self.earliest_tolerance = earliest_tolerance
 
     def _score(self, net):
         logits = predict_logits(net, self.X_valid)
@@ -157,6 +190,10 @@ class GroupValidation(Callback):
     def on_train_begin(self, net, **kwargs):
         self.scorer_ = ValidationScorer(self.y_valid, self.groups, self.source)
         self.rank_ = _BalancedRank(self.balanced_tolerance)
+        self.earliest_ = (
+            None if self.earliest_tolerance is None
+            else _EarliestWithin(self.earliest_tolerance)
+        )
         if not len(net.history) or "valid_score" not in net.history[-1]:
             self.initial_score_ = self._score(net)[0]
 
@@ -165,6 +202,10 @@ class GroupValidation(Callback):
         record[1] = self.rank_(record[1], record[3])
         for key, value in zip(_RECORD_KEYS, record, strict=True):
             net.history.record(key, value)
+        if self.earliest_ is not None:
+            self.earliest_.update(
+                len(net.history), record[0], lambda: _state_copy(net.module_)
+            )
 
     def on_train_end(self, net, **kwargs):
         # Do not keep a copy of the validation data inside the fitted net.
@@ -183,17 +224,22 @@ class HeadsValidation(Callback):
     ``best_epoch_[h]`` its best epoch (1-based), ``best_state_[h]`` the
     head's weights at that epoch and ``initial_score_[h]`` the score of the
     untrained head. ``balanced_tolerance`` guards each head's ranks as in
-    :class:`GroupValidation`.
+    :class:`GroupValidation`. With ``earliest_tolerance`` (one for every
+    head, or a list of one per head, None for the best epoch), a head that
+    early stopping ends keeps the earliest epoch whose score is within that
+    of its best, whose score is then ``top_score_[h]``; a head still
+    improving when the epochs run out keeps its best.
     """
 
     def __init__(self, X_valid, y_valid, groups, source="class", patience=None,
-                 balanced_tolerance=None):
+                 balanced_tolerance=None, earliest_tolerance=None):
         self.X_valid = X_valid
         self.y_valid = y_valid
         self.groups = groups
         self.source = source
         self.patience = patience
         self.balanced_tolerance = balanced_tolerance
+        self.earliest_tolerance = earliest_tolerance
 
     def _records(self, net):
         logits = predict_logits(net, self.X_valid)  # (H, n_valid, K)
@@ -209,6 +255,14 @@ class HeadsValidation(Callback):
         self.best_state_ = [None] * n_heads
         self.misses_ = [0] * n_heads
         self.ranks_ = [_BalancedRank(self.balanced_tolerance) for _ in range(n_heads)]
+        tolerances = self.earliest_tolerance
+        if not isinstance(tolerances, (list, tuple)):
+            tolerances = [tolerances] * n_heads
+        self.earliest_ = [
+            None if tolerance is None else _EarliestWithin(tolerance)
+            for tolerance in tolerances
+        ]
+        self.top_score_ = [None] * n_heads
 
     def on_epoch_end(self, net, **kwargs):
         bank = net.module_
@@ -226,8 +280,15 @@ class HeadsValidation(Callback):
                 self.best_state_[h] = bank.head_state(h)
             else:
                 self.misses_[h] += 1
+            earliest = self.earliest_[h]
+            if earliest is not None:
+                earliest.update(epoch, record[0], lambda h=h: bank.head_state(h))
             if self.patience is not None and self.misses_[h] >= self.patience:
                 bank.active[h] = False
+                if earliest is not None:
+                    # Stopped past its best: the earliest epoch that scores alike.
+                    self.best_epoch_[h], _, self.best_state_[h] = earliest.kept
+                    self.top_score_[h] = earliest.top
         if not any(bank.active):
             raise KeyboardInterrupt
 
@@ -259,6 +320,11 @@ class EpochProgress(Callback):
     def on_train_end(self, net, **kwargs):
         self.bar_.close()
         del self.bar_
+
+
+def _state_copy(module):
+    """Return a detached copy of ``module``'s weights."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
 def early_stopping(patience, monitor="valid_rank"):
