@@ -125,35 +125,42 @@ class _BalancedRank:
 
 
 class _EarliestWithin:
-    """The earliest epoch whose score is within ``tolerance`` of the run's best.
+    """The first epoch of the best epoch's plateau: the earliest that scores alike.
 
-    As the one-standard-error rule, for epochs: among epochs whose scores
-    differ by less than the noise of a handful of validation rows, the
-    earliest, which has memorized least. Only epochs that beat every earlier
-    score can be it, so only their states are kept, and only while they are
-    within the tolerance of the best: ``kept`` is ``(epoch, score, state)``.
+    As the one-standard-error rule, for epochs: the epochs that score
+    within ``tolerance`` of the best, without a break, up to the best one
+    differ by less than the noise of a handful of validation rows, and the
+    earliest of them has trained, and memorized, least. An epoch within the
+    tolerance but cut off from the best by a worse one is not taken: it is
+    a lucky epoch of a run still learning, not the start of its plateau.
+    ``kept`` is ``(epoch, score, state)``, ``top`` the best score.
+
+    Only the states of epochs that can still start a plateau are copied:
+    an epoch that beats the one before it, as long as no later epoch has
+    scored as low as that one.
     """
 
     def __init__(self, tolerance):
         self.tolerance = tolerance
-        self.window = []  # (epoch, score, state), scores increasing
+        self.top = None
+        self.kept = None
+        self._last = -np.inf
+        self._starts = []  # (epoch, score, state, score of the epoch before)
 
     def update(self, epoch, score, state):
         """Record an epoch's score; ``state()`` returns its weights (called lazily)."""
-        if self.window and score <= self.window[-1][1]:
-            return
-        self.window.append((epoch, score, state()))
-        top = self.window[-1][1]
-        while self.window[0][1] < top - self.tolerance:
-            self.window.pop(0)
-
-    @property
-    def kept(self):
-        return self.window[0] if self.window else None
-
-    @property
-    def top(self):
-        return self.window[-1][1] if self.window else None
+        while self._starts and self._starts[-1][3] >= score:
+            self._starts.pop()
+        if score > self._last:
+            self._starts.append((epoch, score, state(), self._last))
+        self._last = score
+        if self.top is None or score > self.top:
+            self.top = score
+            floor = score - self.tolerance
+            # The plateau starts after the last epoch that scored below the floor.
+            first = max(i for i, start in enumerate(self._starts) if start[3] < floor)
+            del self._starts[:first]
+            self.kept = self._starts[0][:3]
 
 
 class GroupValidation(Callback):
