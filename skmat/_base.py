@@ -521,11 +521,13 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         """Tolerance of the epochs' balanced-accuracy guard, None when off."""
         return _BALANCED_TOLERANCE if self._balanced_candidates() else None
 
-    def _earliest_tolerance(self, key):
-        """Keep the earliest epoch within this of the best score; None: the best.
+    def _plateau_tolerance(self, key):
+        """Tolerance of the plateau whose first epoch is kept; None: the best.
 
-        ``key`` is the candidate (None: the estimator's one setting). See
-        ``skmat._torch._callbacks._EarliestWithin``; subclasses turn it on.
+        ``key`` is the candidate (None: the estimator's one setting). A
+        network that early stopping ends keeps the earliest of the epochs
+        within this of the best, without a break up to it (see
+        ``skmat._torch._callbacks._PlateauStart``); subclasses turn it on.
         """
         return None
 
@@ -546,7 +548,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         if scoring is not None:
             validation = _torch.GroupValidation(
                 *scoring, balanced_tolerance=self._balanced_tolerance(),
-                earliest_tolerance=self._earliest_tolerance(key),
+                plateau_tolerance=self._plateau_tolerance(key),
             )
             callbacks = [
                 ("valid_score", validation),
@@ -572,12 +574,12 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         scores = np.asarray(net.history[:, "valid_score"], dtype=np.float64)
         best = int(np.argmax(net.history[:, "valid_rank"]))
         top = float(scores[best])
-        if validation.earliest_ is not None and len(net.history) < net.max_epochs:
-            # Stopped past its best: the earliest epoch that scores alike (a
-            # network still improving when the epochs run out keeps its best).
-            epoch, _, state = validation.earliest_.kept
+        if validation.plateau_ is not None and len(net.history) < net.max_epochs:
+            # Stopped past its best: the first epoch of its plateau (a network
+            # still improving when the epochs run out keeps its best).
+            epoch, _, state = validation.plateau_.kept
             net.module_.load_state_dict(state)
-            best, top = epoch - 1, validation.earliest_.top
+            best, top = epoch - 1, validation.plateau_.top
         return dict(
             net=net,
             best_epoch=best + 1,
@@ -609,7 +611,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         validation = _torch.HeadsValidation(
             *scoring, patience=self.n_iter_no_change,
             balanced_tolerance=self._balanced_tolerance(),
-            earliest_tolerance=[self._earliest_tolerance(key) for _, key in specs],
+            plateau_tolerance=[self._plateau_tolerance(key) for _, key in specs],
         )
         callbacks = [("valid_score", validation)]
         if self.verbose:
@@ -679,10 +681,11 @@ _REFIT_MAX_GROUP = 100
 _BALANCED_TOLERANCE = 0.02
 
 
-# Where an estimator keeps the earliest epoch among those that score alike
-# (MAT where the held-out mistakes show a shortcut), "alike" is within this of
-# the run's best score, the tolerance between candidates too.
-_EARLIEST_TOLERANCE = 0.02
+# Where an estimator keeps the first epoch of the best epoch's plateau (MAT's
+# sharpened shifts where the held-out mistakes show a shortcut), the plateau
+# is the epochs within this of the best score, the tolerance between
+# candidates too.
+_PLATEAU_TOLERANCE = 0.02
 
 
 def _choose_candidate(fits, tolerance=0.02, balanced=False):

@@ -11,8 +11,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _torch
 from ._base import (
-    _EARLIEST_TOLERANCE,
     _NETWORK_CONSTRAINTS,
+    _PLATEAU_TOLERANCE,
     _TRAINING_CONSTRAINTS,
     _NetworkClassifier,
 )
@@ -79,7 +79,11 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         they do look like a shortcut's minority, that minority is a handful
         of validation rows whose score differences are mostly noise, and the
         evidence is for a strong shift: the *sharpest* shift within 0.02 of
-        the best is kept.
+        the best is kept. The same noise decides the epoch there: a
+        sharpened shift's network (``tau < 1``) that early stopping ends
+        keeps the first epoch of its best epoch's plateau (the earliest of
+        the epochs within 0.02 of the best without a break up to it), which
+        has memorized the up-weighted minority least.
         Without early stopping there is nothing to choose on and ``tau = 1``
         is used. A float is the knob to search with
         :class:`~sklearn.model_selection.GridSearchCV` and
@@ -393,7 +397,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             return keys[::-1]
         return keys
 
-    def _earliest_tolerance(self, key):
+    def _plateau_tolerance(self, key):
         # A shift sharper than the calibrated held-out probabilities weighs
         # the inferred minority up, and the longer the network trains the
         # more of those rows it memorizes. Where the held-out mistakes show
@@ -408,7 +412,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             and shortcut
             and self.validation_groups_source_ != "group_labels"
         ):
-            return _EARLIEST_TOLERANCE
+            return _PLATEAU_TOLERANCE
         return None
 
     def _balanced_candidates(self):

@@ -795,30 +795,30 @@ def test_no_barely_trained_epoch_where_the_mistakes_show_no_shortcut():
     assert single.score(X_test, y_test) >= lr.score(X_test, y_test) - 0.03
 
 
-def test_earliest_within_keeps_the_first_epoch_of_the_best_ones_plateau():
-    from skmat._torch._callbacks import _EarliestWithin
+def test_plateau_start_is_the_first_epoch_within_the_tolerance_up_to_the_best():
+    from skmat._torch._callbacks import _PlateauStart
 
     def run(scores):
-        earliest, copied = _EarliestWithin(0.02), []
+        plateau, copied = _PlateauStart(0.02), []
         for epoch, score in enumerate(scores, start=1):
-            earliest.update(
+            plateau.update(
                 epoch, score, lambda e=epoch: copied.append(e) or f"w{e}"
             )
-        return earliest, copied
+        return plateau, copied
 
     # Best 0.815 (epoch 5); epochs 2 to 5 all score within 0.02 of it.
-    earliest, copied = run([0.50, 0.80, 0.81, 0.80, 0.815, 0.70])
-    assert earliest.kept == (2, 0.80, "w2")
-    assert earliest.top == 0.815
+    plateau, copied = run([0.50, 0.80, 0.81, 0.80, 0.815, 0.70])
+    assert plateau.kept == (2, 0.80, "w2")
+    assert plateau.top == 0.815
     # Only epochs that beat the one before them were copied.
     assert copied == [1, 2, 3, 5]
     # Epoch 2 is within 0.02 but cut off from the best by epoch 3: a lucky
     # epoch of a run still learning, not the start of the plateau.
-    earliest, _ = run([0.50, 0.80, 0.70, 0.81, 0.815, 0.70])
-    assert earliest.kept == (4, 0.81, "w4")
+    plateau, _ = run([0.50, 0.80, 0.70, 0.81, 0.815, 0.70])
+    assert plateau.kept == (4, 0.81, "w4")
     # A later, higher best moves the plateau.
-    earliest, _ = run([0.50, 0.80, 0.81, 0.80, 0.815, 0.70, 0.85, 0.84])
-    assert earliest.kept == (7, 0.85, "w7")
+    plateau, _ = run([0.50, 0.80, 0.81, 0.80, 0.815, 0.70, 0.85, 0.84])
+    assert plateau.kept == (7, 0.85, "w7")
 
     # Against the definition, on random runs.
     rng = np.random.default_rng(0)
@@ -831,7 +831,7 @@ def test_earliest_within_keeps_the_first_epoch_of_the_best_ones_plateau():
         assert run(scores)[0].kept[0] == first + 1
 
 
-def test_earliest_epoch_where_the_mistakes_show_a_shortcut():
+def test_plateau_start_where_the_mistakes_show_a_shortcut():
     """On the interpretable data the linear network memorizes the training
     minority as it trains on: its test minority accuracy peaks in the first
     epochs and falls. Where the held-out mistakes show a shortcut, a
@@ -847,7 +847,7 @@ def test_earliest_epoch_where_the_mistakes_show_a_shortcut():
     for clf in (default, one_network):
         clf.fit(X, y)
         assert clf.heldout_mistake_spread_ <= 0.1
-        assert clf._earliest_tolerance(0.25) == 0.02
+        assert clf._plateau_tolerance(0.25) == 0.02
         scores = clf.validation_score_  # of the split, before the refit
         kept, best = clf.best_epoch_ - 1, int(np.argmax(scores))
         assert kept <= best
@@ -865,4 +865,4 @@ def test_earliest_epoch_where_the_mistakes_show_a_shortcut():
     labelled = MATClassifier(temperature=0.25, module="linear", random_state=6)
     labelled.fit(X, y, X_val=data.X_valid, y_val=data.y_valid,
                  group_labels_val=data.group_labels_valid)
-    assert labelled._earliest_tolerance(None) is None
+    assert labelled._plateau_tolerance(None) is None

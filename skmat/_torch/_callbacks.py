@@ -124,7 +124,7 @@ class _BalancedRank:
         return guarded
 
 
-class _EarliestWithin:
+class _PlateauStart:
     """The first epoch of the best epoch's plateau: the earliest that scores alike.
 
     As the one-standard-error rule, for epochs: the epochs that score
@@ -176,19 +176,19 @@ class GroupValidation(Callback):
     ``initial_score_`` holds the score of the network before its first step.
     With ``balanced_tolerance``, an epoch whose balanced accuracy is more
     than that below the best of the run so far ranks below every epoch
-    within it (see :class:`_BalancedRank`). With ``earliest_tolerance``,
-    ``earliest_.kept`` is the earliest epoch whose score is within that of
-    the best (see :class:`_EarliestWithin`), for the caller to restore.
+    within it (see :class:`_BalancedRank`). With ``plateau_tolerance``,
+    ``plateau_.kept`` is the first epoch of the best epoch's plateau (see
+    :class:`_PlateauStart`), for the caller to restore.
     """
 
     def __init__(self, X_valid, y_valid, groups, source="class",
-                 balanced_tolerance=None, earliest_tolerance=None):
+                 balanced_tolerance=None, plateau_tolerance=None):
         self.X_valid = X_valid
         self.y_valid = y_valid
         self.groups = groups
         self.source = source
         self.balanced_tolerance = balanced_tolerance
-        self.earliest_tolerance = earliest_tolerance
+        self.plateau_tolerance = plateau_tolerance
 
     def _score(self, net):
         logits = predict_logits(net, self.X_valid)
@@ -197,9 +197,9 @@ class GroupValidation(Callback):
     def on_train_begin(self, net, **kwargs):
         self.scorer_ = ValidationScorer(self.y_valid, self.groups, self.source)
         self.rank_ = _BalancedRank(self.balanced_tolerance)
-        self.earliest_ = (
-            None if self.earliest_tolerance is None
-            else _EarliestWithin(self.earliest_tolerance)
+        self.plateau_ = (
+            None if self.plateau_tolerance is None
+            else _PlateauStart(self.plateau_tolerance)
         )
         if not len(net.history) or "valid_score" not in net.history[-1]:
             self.initial_score_ = self._score(net)[0]
@@ -209,8 +209,8 @@ class GroupValidation(Callback):
         record[1] = self.rank_(record[1], record[3])
         for key, value in zip(_RECORD_KEYS, record, strict=True):
             net.history.record(key, value)
-        if self.earliest_ is not None:
-            self.earliest_.update(
+        if self.plateau_ is not None:
+            self.plateau_.update(
                 len(net.history), record[0], lambda: _state_copy(net.module_)
             )
 
@@ -231,22 +231,22 @@ class HeadsValidation(Callback):
     ``best_epoch_[h]`` its best epoch (1-based), ``best_state_[h]`` the
     head's weights at that epoch and ``initial_score_[h]`` the score of the
     untrained head. ``balanced_tolerance`` guards each head's ranks as in
-    :class:`GroupValidation`. With ``earliest_tolerance`` (one for every
+    :class:`GroupValidation`. With ``plateau_tolerance`` (one for every
     head, or a list of one per head, None for the best epoch), a head that
-    early stopping ends keeps the earliest epoch whose score is within that
-    of its best, whose score is then ``top_score_[h]``; a head still
-    improving when the epochs run out keeps its best.
+    early stopping ends keeps the first epoch of its best epoch's plateau
+    (see :class:`_PlateauStart`), and ``top_score_[h]`` is its best score;
+    a head still improving when the epochs run out keeps its best epoch.
     """
 
     def __init__(self, X_valid, y_valid, groups, source="class", patience=None,
-                 balanced_tolerance=None, earliest_tolerance=None):
+                 balanced_tolerance=None, plateau_tolerance=None):
         self.X_valid = X_valid
         self.y_valid = y_valid
         self.groups = groups
         self.source = source
         self.patience = patience
         self.balanced_tolerance = balanced_tolerance
-        self.earliest_tolerance = earliest_tolerance
+        self.plateau_tolerance = plateau_tolerance
 
     def _records(self, net):
         logits = predict_logits(net, self.X_valid)  # (H, n_valid, K)
@@ -262,11 +262,11 @@ class HeadsValidation(Callback):
         self.best_state_ = [None] * n_heads
         self.misses_ = [0] * n_heads
         self.ranks_ = [_BalancedRank(self.balanced_tolerance) for _ in range(n_heads)]
-        tolerances = self.earliest_tolerance
+        tolerances = self.plateau_tolerance
         if not isinstance(tolerances, (list, tuple)):
             tolerances = [tolerances] * n_heads
-        self.earliest_ = [
-            None if tolerance is None else _EarliestWithin(tolerance)
+        self.plateau_ = [
+            None if tolerance is None else _PlateauStart(tolerance)
             for tolerance in tolerances
         ]
         self.top_score_ = [None] * n_heads
@@ -287,15 +287,15 @@ class HeadsValidation(Callback):
                 self.best_state_[h] = bank.head_state(h)
             else:
                 self.misses_[h] += 1
-            earliest = self.earliest_[h]
-            if earliest is not None:
-                earliest.update(epoch, record[0], lambda h=h: bank.head_state(h))
+            plateau = self.plateau_[h]
+            if plateau is not None:
+                plateau.update(epoch, record[0], lambda h=h: bank.head_state(h))
             if self.patience is not None and self.misses_[h] >= self.patience:
                 bank.active[h] = False
-                if earliest is not None:
-                    # Stopped past its best: the earliest epoch that scores alike.
-                    self.best_epoch_[h], _, self.best_state_[h] = earliest.kept
-                    self.top_score_[h] = earliest.top
+                if plateau is not None:
+                    # Stopped past its best: the first epoch of its plateau.
+                    self.best_epoch_[h], _, self.best_state_[h] = plateau.kept
+                    self.top_score_[h] = plateau.top
         if not any(bank.active):
             raise KeyboardInterrupt
 
