@@ -479,9 +479,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         refit = getattr(self, "refit", False)
         if refit != "auto":
             return refit
-        _, y_valid, groups, _ = scoring
-        counts = np.unique(y_valid if groups is None else groups, return_counts=True)[1]
-        return counts.min() < _REFIT_MAX_GROUP
+        return _small_validation_group(scoring)
 
     def _refit_epochs(self, n_split, n_all):
         """Epochs of the refit: as many optimizer steps as the kept epoch took.
@@ -521,10 +519,11 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         """Tolerance of the epochs' balanced-accuracy guard, None when off."""
         return _BALANCED_TOLERANCE if self._balanced_candidates() else None
 
-    def _plateau_tolerance(self, key):
+    def _plateau_tolerance(self, key, scoring):
         """Tolerance of the plateau whose first epoch is kept; None: the best.
 
-        ``key`` is the candidate (None: the estimator's one setting). A
+        ``key`` is the candidate (None: the estimator's one setting),
+        ``scoring`` what the validation rows are scored on. A
         network that early stopping ends keeps the earliest of the epochs
         within this of the best, without a break up to it (see
         ``skmat._torch._callbacks._PlateauStart``); subclasses turn it on.
@@ -548,7 +547,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         if scoring is not None:
             validation = _torch.GroupValidation(
                 *scoring, balanced_tolerance=self._balanced_tolerance(),
-                plateau_tolerance=self._plateau_tolerance(key),
+                plateau_tolerance=self._plateau_tolerance(key, scoring),
             )
             callbacks = [
                 ("valid_score", validation),
@@ -611,7 +610,9 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         validation = _torch.HeadsValidation(
             *scoring, patience=self.n_iter_no_change,
             balanced_tolerance=self._balanced_tolerance(),
-            plateau_tolerance=[self._plateau_tolerance(key) for _, key in specs],
+            plateau_tolerance=[
+                self._plateau_tolerance(key, scoring) for _, key in specs
+            ],
         )
         callbacks = [("valid_score", validation)]
         if self.verbose:
@@ -670,7 +671,20 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
 # error), so the epoch chosen on it is worth keeping, and its four hundred
 # training rows (at validation_fraction=0.2) gain little from a quarter
 # more; a group of a handful of rows chooses little and needs every row.
+# MAT's plateau rule for epochs (MATClassifier._plateau_tolerance) turns on
+# the same threshold.
 _REFIT_MAX_GROUP = 100
+
+
+def _small_validation_group(scoring):
+    """Whether the smallest group the validation rows are scored on is small.
+
+    The groups are the true ones, the inferred ones, or the classes; small
+    is fewer than ``_REFIT_MAX_GROUP`` rows.
+    """
+    _, y_valid, groups, _ = scoring
+    counts = np.unique(y_valid if groups is None else groups, return_counts=True)[1]
+    return bool(counts.min() < _REFIT_MAX_GROUP)
 
 
 # Where the balanced guard is on, an epoch whose balanced validation accuracy

@@ -15,6 +15,7 @@ from ._base import (
     _PLATEAU_TOLERANCE,
     _TRAINING_CONSTRAINTS,
     _NetworkClassifier,
+    _small_validation_group,
 )
 from ._xrm import _XRMSourceMixin
 from .utils._docstring import _fill_network_params
@@ -397,13 +398,14 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             return keys[::-1]
         return keys
 
-    def _plateau_tolerance(self, key):
+    def _plateau_tolerance(self, key, scoring):
         # A shift sharper than the calibrated held-out probabilities weighs
         # the inferred minority up, and the longer the network trains the
         # more of those rows it memorizes. Where the held-out mistakes show
-        # a shortcut, the worst group is a handful of validation rows: among
-        # epochs whose scores differ by noise, keep the earliest (as the
-        # sharpest shift among candidates, see _candidate_order).
+        # a shortcut and the worst group is a handful of validation rows,
+        # among epochs whose scores differ by noise keep the earliest (as
+        # the sharpest shift among candidates, see _candidate_order); a
+        # larger group measures the best epoch well enough.
         temperature = self.temperature if key is None else key
         shortcut = self.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
         if (
@@ -411,6 +413,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             and temperature < 1
             and shortcut
             and self.validation_groups_source_ != "group_labels"
+            and _small_validation_group(scoring)
         ):
             return _PLATEAU_TOLERANCE
         return None
