@@ -171,7 +171,10 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     temperature_scores_ : dict
         Best validation score of the network trained at each candidate
         temperature, with the head kept (``{temperature_: score}`` for a
-        fixed one; the score is None without early stopping).
+        fixed one; the score is None without early stopping). The epoch
+        kept can score up to 0.02 less (``best_validation_score_``): the
+        first of its plateau, for a sharpened shift where a shortcut shows
+        (see ``temperature``).
     module_ : str or torch.nn.Module subclass
         The head kept: ``module``, or the one ``"auto"`` chose.
     module_scores_ : dict
