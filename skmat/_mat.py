@@ -80,11 +80,12 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         they do look like a shortcut's minority, that minority is a handful
         of validation rows whose score differences are mostly noise, and the
         evidence is for a strong shift: the *sharpest* shift within 0.02 of
-        the best is kept. The same noise decides the epoch there: a
-        sharpened shift's network (``tau < 1``) that early stopping ends
-        keeps the first epoch of its best epoch's plateau (the earliest of
-        the epochs within 0.02 of the best without a break up to it), which
-        has memorized the up-weighted minority least.
+        the best is kept. The same noise decides the epoch there: when the
+        smallest validation group has fewer than 100 rows, a sharpened
+        shift's network (``tau < 1``) that early stopping ends keeps the
+        first epoch of its best epoch's plateau (the earliest of the epochs
+        within 0.02 of the best without a break up to it), which has
+        memorized the up-weighted minority least.
         Without early stopping there is nothing to choose on and ``tau = 1``
         is used. A float is the knob to search with
         :class:`~sklearn.model_selection.GridSearchCV` and
