@@ -281,15 +281,24 @@ class HeadsValidation(Callback):
             rank = self.ranks_[h](record[1], record[3])
             record = (record[0], rank, *record[2:])
             self.records_[h].append(dict(zip(_RECORD_KEYS, record, strict=True)))
+            # One copy of the head's weights this epoch, made only if the
+            # best rank or the plateau needs it (neither changes it).
+            copies = []
+
+            def state(h=h, copies=copies):
+                if not copies:
+                    copies.append(bank.head_state(h))
+                return copies[0]
+
             if rank > self.best_rank_[h]:
                 self.best_rank_[h], self.best_epoch_[h] = rank, epoch
                 self.misses_[h] = 0
-                self.best_state_[h] = bank.head_state(h)
+                self.best_state_[h] = state()
             else:
                 self.misses_[h] += 1
             plateau = self.plateau_[h]
             if plateau is not None:
-                plateau.update(epoch, record[0], lambda h=h: bank.head_state(h))
+                plateau.update(epoch, record[0], state)
             if self.patience is not None and self.misses_[h] >= self.patience:
                 bank.active[h] = False
                 if plateau is not None:
