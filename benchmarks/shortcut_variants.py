@@ -13,13 +13,18 @@ defaults (``fit(X_train, y_train)`` only, no group labels):
   feature of scale 2.5 instead of 5 (a less confident shortcut);
 * label noise on top: 5% or 10% of the training labels flipped at random,
   so that XRM's mistakes mix the shortcut's minority with noise;
-* more classes: the coloured digits with 4 classes and colours.
+* more classes: the coloured digits with 3 or 4 classes and colours, at the
+  planted 95% majority (a minority group of a class and a colour then holds
+  about 7 or 4 training rows, against 22 in the binary task) and with as
+  many rows in each minority group as the binary task (85% majority for 3
+  classes, 70% for 4): whether more classes, or fewer rows per minority
+  group, is what fails.
 
 Columns: the spread (mean over seeds), the share of seeds where it is at
 most 0.1, the temperatures MAT kept, and test worst-group accuracy of MAT,
 of ``MATClassifier(temperature=0.5)`` (a user who knows there is a
 shortcut) and of class-balanced ERM (the same network, the do-no-harm
-reference). Run ``python benchmarks/shortcut_variants.py`` (about 8 minutes
+reference). Run ``python benchmarks/shortcut_variants.py`` (about 11 minutes
 on one core); the table is printed and written to
 ``docs/results/shortcut_variants.{csv,md}``.
 """
@@ -57,8 +62,16 @@ VARIANTS = {
         majority_fraction=0.8, random_state=s),
     "colored_digits, 5% label noise": lambda s: make_colored_digits(random_state=s),
     "colored_digits, 10% label noise": lambda s: make_colored_digits(random_state=s),
+    "colored_digits, 3 classes": lambda s: make_colored_digits(
+        n_classes=3, random_state=s),
     "colored_digits, 4 classes": lambda s: make_colored_digits(
         n_classes=4, random_state=s),
+    # As many training rows per minority group (class x colour) as the
+    # binary task at 95%: 5% of the rows over 2 groups, 15% over 6, 30% over 12.
+    "colored_digits, 3 classes, 85% majority": lambda s: make_colored_digits(
+        n_classes=3, majority_fraction=0.85, random_state=s),
+    "colored_digits, 4 classes, 70% majority": lambda s: make_colored_digits(
+        n_classes=4, majority_fraction=0.7, random_state=s),
     "interpretable, spurious scale 2.5": lambda s: make_spurious_memorization(
         spurious_scale=2.5, random_state=s),
     "interpretable, 5% label noise": lambda s: make_spurious_memorization(
