@@ -528,6 +528,25 @@ def test_a_bank_trains_each_head_as_it_would_train_alone():
             torch.testing.assert_close(state[key], value, rtol=1e-5, atol=1e-6)
 
 
+def test_kept_states_are_copies_on_the_cpu():
+    """The weights kept while training (best epochs, plateau starts, one per
+    candidate head) are copies held on the CPU: later steps do not change
+    them, and on a GPU they take no device memory."""
+    from skmat._torch import HeadBank
+
+    bank = HeadBank(_head_factories(6, 3), seed=0)
+    for h in range(len(bank.active)):
+        state = bank.head_state(h)
+        assert all(v.device.type == "cpu" for v in state.values())
+        before = {k: v.clone() for k, v in state.items()}
+        with torch.no_grad():
+            for p in bank.parameters():
+                p.add_(1.0)
+        for key, value in state.items():
+            torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+        assert not torch.equal(bank.head_state(h)[key], before[key])
+
+
 def test_a_bank_does_not_compute_heads_switched_off():
     from skmat._torch import HeadBank
 

@@ -6,6 +6,7 @@ from skorch.callbacks import Callback, EarlyStopping
 
 from ..utils._selection import LOSS_TIE_BREAK_WEIGHT, ValidationScorer
 from ._engine import predict_logits
+from ._modules import state_copy
 
 
 class FlipRateRecorder(Callback):
@@ -31,7 +32,7 @@ class FlipRateRecorder(Callback):
         self.best_epoch_ = 0
 
     def _snapshot(self, net):
-        self.best_state_ = _state_copy(net.module_)
+        self.best_state_ = state_copy(net.module_)
         self.best_labels_ = net.labels_.clone()
         self.best_epoch_ = len(net.history)
 
@@ -211,7 +212,7 @@ class GroupValidation(Callback):
             net.history.record(key, value)
         if self.plateau_ is not None:
             self.plateau_.update(
-                len(net.history), record[0], lambda: _state_copy(net.module_)
+                len(net.history), record[0], lambda: state_copy(net.module_)
             )
 
     def on_train_end(self, net, **kwargs):
@@ -336,11 +337,6 @@ class EpochProgress(Callback):
     def on_train_end(self, net, **kwargs):
         self.bar_.close()
         del self.bar_
-
-
-def _state_copy(module):
-    """Return a detached copy of ``module``'s weights."""
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
 def early_stopping(patience, monitor="valid_rank"):

@@ -70,6 +70,18 @@ class TwinModule(nn.Module):
         return torch.stack([twin(X) for twin in self.twins])
 
 
+def state_copy(module):
+    """Return a copy of ``module``'s state dict, on the CPU.
+
+    The states kept while training (the best epoch's, the starts of a
+    plateau, one per candidate head) then take no memory on a GPU; on the
+    CPU the copy is a plain clone.
+    """
+    return {
+        k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()
+    }
+
+
 def _stack_key(module):
     """Architecture of a built-in head, or None when it cannot be stacked.
 
@@ -134,7 +146,7 @@ class _StackedHeads(nn.Module):
             ):
                 layer.weight.copy_(weight[position])
                 layer.bias.copy_(bias[position])
-        return {k: v.detach().clone() for k, v in template.state_dict().items()}
+        return state_copy(template)
 
 
 class HeadBank(nn.Module):
@@ -211,7 +223,7 @@ class HeadBank(nn.Module):
             if h in members:
                 if isinstance(group, _StackedHeads):
                     return group.head_state(members.index(h), self._templates[h])
-                return {k: v.detach().clone() for k, v in group.state_dict().items()}
+                return state_copy(group)
         raise IndexError(h)
 
 
