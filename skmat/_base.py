@@ -530,6 +530,14 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         """
         return None
 
+    def _patience(self, key, scoring):
+        """Epochs without a better score before ``key``'s network is stopped.
+
+        ``key`` and ``scoring`` as in :meth:`_plateau_tolerance`;
+        ``n_iter_no_change`` unless a subclass lengthens it for a candidate.
+        """
+        return self.n_iter_no_change
+
     def _set_candidate(self, key, scores, module, module_scores):
         """Record the candidate kept (subclasses with candidates)."""
 
@@ -551,7 +559,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             )
             callbacks = [
                 ("valid_score", validation),
-                ("early_stopping", _torch.early_stopping(self.n_iter_no_change)),
+                ("early_stopping", _torch.early_stopping(self._patience(key, scoring))),
             ]
         if self.verbose:
             callbacks.append(("progress", _torch.EpochProgress(type(self).__name__)))
@@ -608,7 +616,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             X_train, **extra, shift=np.stack([shifts[key] for key in keys], axis=1)
         )
         validation = _torch.HeadsValidation(
-            *scoring, patience=self.n_iter_no_change,
+            *scoring, patience=[self._patience(key, scoring) for _, key in specs],
             balanced_tolerance=self._balanced_tolerance(),
             plateau_tolerance=[
                 self._plateau_tolerance(key, scoring) for _, key in specs

@@ -85,7 +85,10 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         shift's network (``tau < 1``) that early stopping ends keeps the
         first epoch of its best epoch's plateau (the earliest of the epochs
         within 0.02 of the best without a break up to it), which has
-        memorized the up-weighted minority least.
+        memorized the up-weighted minority least; and it is stopped only
+        after ``max(n_iter_no_change, max_epochs // 2)`` epochs without a
+        better score, since such a shift first over-corrects (the
+        majority's accuracy falls) and recovers later.
         Without early stopping there is nothing to choose on and ``tau = 1``
         is used. A float is the knob to search with
         :class:`~sklearn.model_selection.GridSearchCV` and
@@ -421,6 +424,18 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         ):
             return _PLATEAU_TOLERANCE
         return None
+
+    def _patience(self, key, scoring):
+        # A sharpened shift weighs the inferred minority up so much that its
+        # network first over-corrects (the majority's validation accuracy
+        # falls) and recovers later; scored on a handful of minority rows,
+        # the dip can outlast a patience of 20 epochs. Where the plateau
+        # rule is on (same conditions), such a network gets at least half
+        # the budget; the plateau rule still keeps the earliest of the
+        # epochs that score alike.
+        if self._plateau_tolerance(key, scoring) is not None:
+            return max(self.n_iter_no_change, self.max_epochs // 2)
+        return self.n_iter_no_change
 
     def _balanced_candidates(self):
         # Without a sign of a shortcut the inferred groups are XRM's noise

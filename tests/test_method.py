@@ -889,3 +889,34 @@ def test_plateau_start_where_the_mistakes_show_a_shortcut():
     assert large.validation_groups_source_ == "inferred"
     ranks = large.net_.history[:, "valid_rank"]
     assert large.best_epoch_ == int(np.argmax(ranks)) + 1
+
+
+def test_a_sharpened_shift_waits_half_the_budget_where_a_shortcut_shows():
+    """Where the plateau rule is on, a sharpened shift's network is stopped
+    after max(n_iter_no_change, max_epochs // 2) epochs without a better
+    score: such a shift first over-corrects and recovers later. A weaker
+    shift keeps the patience of n_iter_no_change."""
+    from skmat.datasets import make_colored_digits, make_spurious_memorization
+
+    data = make_spurious_memorization(random_state=6)
+    for temperature, patience in ((0.25, 50), (2.0, 20)):
+        clf = MATClassifier(
+            temperature=temperature, module="linear", refit=False, random_state=6
+        ).fit(data.X_train, data.y_train)
+        assert clf.heldout_mistake_spread_ <= 0.1
+        ranks = np.asarray(clf.net_.history[:, "valid_rank"])
+        # Stopped by patience, before the budget ran out.
+        assert clf.n_epochs_ < clf.max_epochs
+        assert clf.n_epochs_ - (int(np.argmax(ranks)) + 1) == patience
+    # The 3-class coloured digits, seed 0: the sharpened candidates were
+    # stopped in their over-correction (epochs 4 to 8 kept), tau = 2 won
+    # the score and reached a test WGA of 0.179; waiting longer, tau = 0.25.
+    from skmat.metrics import worst_group_accuracy
+
+    data = make_colored_digits(n_classes=3, random_state=0)
+    clf = MATClassifier(random_state=0).fit(data.X_train, data.y_train)
+    assert clf.temperature_ < 1
+    wga = worst_group_accuracy(
+        data.y_test, clf.predict(data.X_test), group_labels=data.group_labels_test
+    )
+    assert wga >= 0.5

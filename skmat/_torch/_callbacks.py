@@ -225,7 +225,8 @@ class HeadsValidation(Callback):
 
     Each head is scored as :class:`GroupValidation` scores a network and
     stopped as :func:`early_stopping` stops one: after ``patience`` epochs
-    without a better ``valid_rank``, the head is switched off and its best
+    (one number for every head, or a list of one per head) without a better
+    ``valid_rank``, the head is switched off and its best
     epoch's weights kept; training ends when every head has stopped. After
     training, ``records_[h]`` holds head ``h``'s validation records (dicts
     with the keys of :class:`GroupValidation`) up to its stopping epoch,
@@ -263,9 +264,8 @@ class HeadsValidation(Callback):
         self.best_state_ = [None] * n_heads
         self.misses_ = [0] * n_heads
         self.ranks_ = [_BalancedRank(self.balanced_tolerance) for _ in range(n_heads)]
-        tolerances = self.plateau_tolerance
-        if not isinstance(tolerances, (list, tuple)):
-            tolerances = [tolerances] * n_heads
+        self.patience_ = _per_head(self.patience, n_heads)
+        tolerances = _per_head(self.plateau_tolerance, n_heads)
         self.plateau_ = [
             None if tolerance is None else _PlateauStart(tolerance)
             for tolerance in tolerances
@@ -300,7 +300,7 @@ class HeadsValidation(Callback):
             plateau = self.plateau_[h]
             if plateau is not None:
                 plateau.update(epoch, record[0], state)
-            if self.patience is not None and self.misses_[h] >= self.patience:
+            if self.patience_[h] is not None and self.misses_[h] >= self.patience_[h]:
                 bank.active[h] = False
                 if plateau is not None:
                     # Stopped past its best: the first epoch of its plateau.
@@ -312,6 +312,13 @@ class HeadsValidation(Callback):
     def on_train_end(self, net, **kwargs):
         # Do not keep a copy of the validation data inside the fitted net.
         self.X_valid = self.y_valid = self.groups = self.scorer_ = None
+
+
+def _per_head(value, n_heads):
+    """Return one value per head of a setting given once or as a list."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value] * n_heads
 
 
 class EpochProgress(Callback):
