@@ -396,14 +396,17 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             return None
         return self.module_params
 
-    def _candidate_order(self, keys):
-        # Without true groups, a shortcut's minority is a handful of
-        # validation rows: among shifts whose scores differ by noise, keep
-        # the sharpest where the held-out mistakes show such a minority.
+    def _shortcut_without_group_labels(self):
+        # The held-out mistakes show a shortcut's minority, and no true
+        # groups score the validation rows: that minority is then a handful
+        # of validation rows whose score differences are mostly noise.
         shortcut = self.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
-        if shortcut and self.validation_groups_source_ != "group_labels":
-            return keys[::-1]
-        return keys
+        return shortcut and self.validation_groups_source_ != "group_labels"
+
+    def _candidate_order(self, keys):
+        # Among shifts whose scores differ by noise, keep the sharpest where
+        # the held-out mistakes show a shortcut's minority.
+        return keys[::-1] if self._shortcut_without_group_labels() else keys
 
     def _plateau_tolerance(self, key, scoring):
         # A shift sharper than the calibrated held-out probabilities weighs
@@ -414,12 +417,10 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         # the sharpest shift among candidates, see _candidate_order); a
         # larger group measures the best epoch well enough.
         temperature = self.temperature if key is None else key
-        shortcut = self.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
         if (
             not isinstance(temperature, str)
             and temperature < 1
-            and shortcut
-            and self.validation_groups_source_ != "group_labels"
+            and self._shortcut_without_group_labels()
             and _small_validation_group(scoring)
         ):
             return _PLATEAU_TOLERANCE

@@ -897,6 +897,7 @@ def test_a_sharpened_shift_waits_half_the_budget_where_a_shortcut_shows():
     score: such a shift first over-corrects and recovers later. A weaker
     shift keeps the patience of n_iter_no_change."""
     from skmat.datasets import make_colored_digits, make_spurious_memorization
+    from skmat.metrics import worst_group_accuracy
 
     data = make_spurious_memorization(random_state=6)
     for temperature, patience in ((0.25, 50), (2.0, 20)):
@@ -911,8 +912,6 @@ def test_a_sharpened_shift_waits_half_the_budget_where_a_shortcut_shows():
     # The 3-class coloured digits, seed 0: the sharpened candidates were
     # stopped in their over-correction (epochs 4 to 8 kept), tau = 2 won
     # the score and reached a test WGA of 0.179; waiting longer, tau = 0.25.
-    from skmat.metrics import worst_group_accuracy
-
     data = make_colored_digits(n_classes=3, random_state=0)
     clf = MATClassifier(random_state=0).fit(data.X_train, data.y_train)
     assert clf.temperature_ < 1
