@@ -412,6 +412,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                     X_train, y_train, extra, scoring, int(seed_torch), module=module,
                     key=key,
                 )
+        self._judge_candidates(fits, scoring)
         order = self._candidate_order(list(candidates))
         balanced = self._balanced_candidates()
         kept = {
@@ -502,8 +503,18 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         """
         return (None,)
 
+    def _judge_candidates(self, fits, scoring):
+        """Read the trained candidates before one is chosen (subclasses).
+
+        ``fits[module, key]`` as in :func:`_choose_module`; ``scoring`` the
+        validation rows, None without them.
+        """
+
     def _candidate_order(self, keys):
-        """Return the candidates in the order ties are broken: the first is kept."""
+        """Return the candidates in the order ties are broken: the first is kept.
+
+        A candidate left out cannot be kept.
+        """
         return keys
 
     def _balanced_candidates(self):
@@ -576,6 +587,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                 best_score=None,
                 top_score=None,
                 best_balanced_accuracy=None,
+                best_pooled_accuracies=None,
                 initial_score=None,
             )
         scores = np.asarray(net.history[:, "valid_score"], dtype=np.float64)
@@ -594,6 +606,10 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             best_score=float(scores[best]),
             top_score=top,
             best_balanced_accuracy=float(net.history[best, "valid_balanced_acc"]),
+            best_pooled_accuracies=(
+                float(net.history[best, "valid_minority_acc"]),
+                float(net.history[best, "valid_majority_acc"]),
+            ),
             initial_score=validation.initial_score_,
         )
 
@@ -668,6 +684,10 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                     else validation.top_score_[h]
                 ),
                 best_balanced_accuracy=float(records[best]["valid_balanced_acc"]),
+                best_pooled_accuracies=(
+                    float(records[best]["valid_minority_acc"]),
+                    float(records[best]["valid_majority_acc"]),
+                ),
                 initial_score=validation.initial_score_[h],
             )
         return fits

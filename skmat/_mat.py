@@ -19,6 +19,7 @@ from ._base import (
 )
 from ._xrm import _XRMSourceMixin
 from .utils._docstring import _fill_network_params
+from .utils._selection import _pooled_minority, minority_lift
 
 
 @_fill_network_params
@@ -80,8 +81,14 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         they do look like a shortcut's minority, that minority is a handful
         of validation rows whose score differences are mostly noise, and the
         evidence is for a strong shift: the *sharpest* shift within 0.02 of
-        the best is kept. The same noise decides the epoch there: when the
-        smallest validation group has fewer than 100 rows, a sharpened
+        the best is kept, unless the mistakes are labels flipped at random on
+        easy data, which look the same: a sharpened shift would then train
+        the network on the flipped labels. So a sharpened shift is kept only
+        when some candidate network classifies the inferred minority of the
+        validation rows better than label noise allows
+        (``minority_lift_`` above 0); otherwise only (inf, 2) compete, as
+        where no shortcut shows. The same noise decides the epoch there:
+        when the smallest validation group has fewer than 100 rows, a sharpened
         shift's network (``tau < 1``) that early stopping ends keeps the
         first epoch of its best epoch's plateau (the earliest of the epochs
         within 0.02 of the best without a break up to it), which has
@@ -170,6 +177,16 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         (``inf`` with fewer than 4 such rows); ``temperature="auto"`` tries
         shifts sharper than calibrated only when it is at most 0.1, and then
         keeps the sharpest within 0.02 of the best score.
+    minority_lift_ : float or None
+        Where ``temperature="auto"`` trains sharpened shifts without group
+        labels: how far the candidate networks classify the inferred
+        minority of the validation rows (XRM's mistakes there) beyond what
+        label noise allows, the largest over the candidates. Under label
+        noise a classifier's accuracy on those rows is at most one minus
+        its accuracy on the others; this is the lower confidence bound of
+        the minority's accuracy (one-sided, 2.5%% split over the candidates)
+        minus that limit. At most 0, no sharpened shift is kept. None
+        elsewhere.
     temperature_ : float
         The temperature used: ``temperature``, or the one ``"auto"`` chose.
     temperature_scores_ : dict
@@ -178,7 +195,8 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         fixed one; the score is None without early stopping). The epoch
         kept can score up to 0.02 less (``best_validation_score_``): the
         first of its plateau, for a sharpened shift where a shortcut shows
-        (see ``temperature``).
+        (see ``temperature``). A sharpened one is listed but was not
+        eligible when ``minority_lift_`` is at most 0.
     module_ : str or torch.nn.Module subclass
         The head kept: ``module``, or the one ``"auto"`` chose.
     module_scores_ : dict
@@ -347,6 +365,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             self.heldout_temperature_
         )
         self.heldout_mistake_spread_ = _mistake_spread(calibrated, y_train)
+        self.minority_lift_ = None  # set once the candidates are trained
         true_groups = getattr(self, "_true_validation_groups", False)
         shortcut = self.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
         if self.temperature != "auto":
@@ -403,10 +422,42 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         shortcut = self.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
         return shortcut and self.validation_groups_source_ != "group_labels"
 
+    def _judge_candidates(self, fits, scoring):
+        # Whether any trained candidate classifies the inferred minority of
+        # the validation rows better than label noise would allow: where the
+        # held-out mistakes look like a shortcut's minority, they may as well
+        # be labels flipped at random on easy data, and a sharpened shift
+        # then trains the network on the flipped labels (see minority_lift).
+        if not (
+            self.temperature == "auto"
+            and self._shortcut_without_group_labels()
+            and self.validation_groups_source_ == "inferred"
+        ):
+            return
+        _, y_valid, groups, _ = scoring
+        n_minority = int(_pooled_minority(y_valid, groups).sum())
+        lifts = [
+            minority_lift(*fit["best_pooled_accuracies"], n_minority, len(fits))
+            for fit in fits.values()
+        ]
+        lifts = [lift for lift in lifts if np.isfinite(lift)]
+        self.minority_lift_ = max(lifts) if lifts else None
+
+    def _shortcut_learnable(self):
+        # A shortcut's minority shows in the held-out mistakes and, once the
+        # candidates are trained, no evidence says it is label noise.
+        lift = self.minority_lift_
+        return self._shortcut_without_group_labels() and (lift is None or lift > 0)
+
     def _candidate_order(self, keys):
         # Among shifts whose scores differ by noise, keep the sharpest where
-        # the held-out mistakes show a shortcut's minority.
-        return keys[::-1] if self._shortcut_without_group_labels() else keys
+        # the held-out mistakes show a shortcut's minority; where they may be
+        # label noise instead, no sharpened shift, the weakest first.
+        if self._shortcut_learnable():
+            return keys[::-1]
+        if self._shortcut_without_group_labels():
+            return [key for key in keys if key > 1]
+        return keys
 
     def _plateau_tolerance(self, key, scoring):
         # A shift sharper than the calibrated held-out probabilities weighs
@@ -441,8 +492,10 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     def _balanced_candidates(self):
         # Without a sign of a shortcut the inferred groups are XRM's noise
         # and hard rows: a stronger shift must not lose balanced accuracy.
-        shortcut = self.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
-        return self.validation_groups_source_ == "inferred" and not shortcut
+        # Once the candidates are trained, a minority that may be label noise
+        # (minority_lift_ at most 0) counts as no sign of a shortcut.
+        inferred = self.validation_groups_source_ == "inferred"
+        return inferred and not self._shortcut_learnable()
 
     def _set_candidate(self, key, scores, module, module_scores):
         if key is None:  # one temperature

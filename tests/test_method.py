@@ -915,7 +915,63 @@ def test_a_sharpened_shift_waits_half_the_budget_where_a_shortcut_shows():
     data = make_colored_digits(n_classes=3, random_state=0)
     clf = MATClassifier(random_state=0).fit(data.X_train, data.y_train)
     assert clf.temperature_ < 1
+    assert clf.minority_lift_ > 0  # a learnable minority, not label noise
     wga = worst_group_accuracy(
         data.y_test, clf.predict(data.X_test), group_labels=data.group_labels_test
     )
     assert wga >= 0.5
+
+
+def test_minority_lift_is_below_zero_at_the_limit_label_noise_allows():
+    """Under label noise a classifier's accuracy on the inferred minority is
+    at most one minus its accuracy on the majority; the lift is the lower
+    confidence bound of how far the minority's accuracy exceeds that."""
+    from skmat.utils._selection import ValidationScorer, minority_lift
+
+    # At the limit (0.2 = 1 - 0.8), or below it: no evidence.
+    assert minority_lift(0.2, 0.8, 1000) < 0
+    assert minority_lift(0.0, 1.0, 1000) < 0
+    # A minority classified as well as the majority, on enough rows.
+    assert minority_lift(0.9, 0.95, 20) > 0.5
+    # The same accuracies on a handful of rows prove less, and the largest
+    # of more candidates needs more (Bonferroni).
+    assert minority_lift(0.7, 0.9, 5) < minority_lift(0.7, 0.9, 50)
+    assert minority_lift(0.7, 0.9, 20, n_tests=8) < minority_lift(0.7, 0.9, 20)
+    assert np.isnan(minority_lift(np.nan, 0.9, 20))
+
+    # The scorer's pooled accuracies: rows outside the largest inferred
+    # group of their class (inferred groups 2 * class + mistake).
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    groups = np.array([0, 0, 0, 1, 2, 2, 2, 3])
+    scorer = ValidationScorer(y, groups, "inferred")
+    pred = np.array([0, 0, 1, 0, 1, 1, 1, 0])  # majority 5/6, minority 1/2
+    minority, majority = scorer.pooled_accuracies(pred)
+    assert minority == pytest.approx(0.5)
+    assert majority == pytest.approx(5 / 6)
+    assert np.isnan(ValidationScorer(y, None, "class").pooled_accuracies(pred)[0])
+
+
+def test_label_noise_on_easy_data_gets_no_sharpened_shift():
+    """Two blobs with 10% of the labels flipped: XRM's held-out mistakes are
+    the flipped rows, all wrong with the same confidence, as a shortcut's
+    minority would be. A sharpened shift trains the network on the flipped
+    labels (accuracy 0.522 before minority_lift_, LogisticRegression 0.917);
+    no candidate classifies the validation minority better than label noise
+    allows, so only the weak shifts compete."""
+    from sklearn.datasets import make_blobs
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    X, y = make_blobs(600, centers=2, random_state=1)
+    flip = np.random.default_rng(1).random(len(y)) < 0.1
+    y = np.where(flip, 1 - y, y)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, random_state=0
+    )
+    clf = MATClassifier(random_state=0).fit(X_train, y_train)
+    assert clf.heldout_mistake_spread_ <= 0.1  # looks like a shortcut
+    assert set(clf.temperature_scores_) == {np.inf, 2.0, 0.5, 0.25}  # all trained
+    assert clf.minority_lift_ <= 0
+    assert clf.temperature_ > 1
+    baseline = LogisticRegression().fit(X_train, y_train).score(X_test, y_test)
+    assert clf.score(X_test, y_test) >= baseline - 0.03

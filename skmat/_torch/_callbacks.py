@@ -63,13 +63,15 @@ class FlipRateRecorder(Callback):
 
 
 def _validation_record(logits, y_valid, scorer):
-    """Score, rank, accuracy, balanced accuracy and loss of validation logits.
+    """Score, rank, accuracies and loss of validation logits.
 
     ``scorer`` is the :class:`~skmat.utils._selection.ValidationScorer` of
     the rows ``y_valid``. The rank is the score with small tie-breaks
     (balanced accuracy, then the validation loss): among epochs with the same
     accuracies, the better fitted one (small validation sets score in coarse
-    steps, and an epoch of a barely trained network can tie).
+    steps, and an epoch of a barely trained network can tie). The last two
+    are the accuracies on the pooled inferred minority and on the other rows
+    (NaN unless the groups are inferred).
     """
     logits = np.asarray(logits, dtype=np.float64)
     y_pred = logits.argmax(axis=1)
@@ -79,11 +81,12 @@ def _validation_record(logits, y_valid, scorer):
     loss = float(-log_proba[rows, y_valid].mean())
     rank -= LOSS_TIE_BREAK_WEIGHT * min(loss, 100.0)
     accuracy = float((y_pred == y_valid).astype(np.float64).mean())
-    return score, rank, accuracy, balanced, loss
+    minority, majority = scorer.pooled_accuracies(y_pred)
+    return score, rank, accuracy, balanced, loss, minority, majority
 
 
 _RECORD_KEYS = ("valid_score", "valid_rank", "valid_acc", "valid_balanced_acc",
-                "valid_loss")
+                "valid_loss", "valid_minority_acc", "valid_majority_acc")
 
 
 class _BalancedRank:
@@ -173,7 +176,9 @@ class GroupValidation(Callback):
     ``"class"`` (worst-class accuracy). Records ``valid_score``, the score,
     ``valid_rank``, the score with a small tie-break (what early stopping
     monitors: balanced accuracy, then the validation loss break ties),
-    ``valid_acc``, ``valid_balanced_acc`` and ``valid_loss``.
+    ``valid_acc``, ``valid_balanced_acc``, ``valid_loss`` and, on inferred
+    groups, ``valid_minority_acc`` and ``valid_majority_acc`` (the pooled
+    inferred minority and the other rows; NaN otherwise).
     ``initial_score_`` holds the score of the network before its first step.
     With ``balanced_tolerance``, an epoch whose balanced accuracy is more
     than that below the best of the run so far ranks below every epoch

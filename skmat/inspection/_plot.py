@@ -33,9 +33,13 @@ _HISTORY_SKIP = {"epoch", "dur", "batches", "train_batch_count", "valid_batch_co
 # Curves drawn first, in this order, when present.
 _HISTORY_FIRST = ["train_loss", "valid_loss", "valid_score", "valid_acc", "flip_rate"]
 # Entries left out of the default plot: the early-stopping rank (the
-# validation score plus tie-breaks) and the balanced validation accuracy
-# (which MAT's choice of head compares; ``keys=`` draws it).
-_HISTORY_HIDDEN = {"valid_rank", "valid_balanced_acc"}
+# validation score plus tie-breaks), the balanced validation accuracy
+# (which MAT's choice of head compares) and the accuracies on the pooled
+# inferred minority and the other rows (MAT's minority_lift_); ``keys=``
+# draws them.
+_HISTORY_HIDDEN = {
+    "valid_rank", "valid_balanced_acc", "valid_minority_acc", "valid_majority_acc",
+}
 
 
 def _pyplot():

@@ -1,5 +1,7 @@
 """The validation scores that choose epochs and shift strengths (torch-free)."""
 
+from statistics import NormalDist
+
 import numpy as np
 
 # Weight of the worst-class accuracy in the score on inferred groups; the rest
@@ -116,3 +118,60 @@ class ValidationScorer:
             score = by_class.min()
         balanced = by_class.mean()
         return float(score), float(score + TIE_BREAK_WEIGHT * balanced), float(balanced)
+
+    def pooled_accuracies(self, y_pred):
+        """Accuracy on the pooled inferred minority and on the other rows.
+
+        Both NaN unless the groups are inferred and the rows hold both
+        parts (see :func:`minority_lift`).
+        """
+        if self.source != "inferred":
+            return np.nan, np.nan
+        pooled = self.groups[1]
+        if len(pooled.counts) < 2:
+            return np.nan, np.nan
+        correct = (np.asarray(y_pred) == self.y_true).astype(np.float64)
+        majority, minority = pooled.accuracies(correct)
+        return float(minority), float(majority)
+
+
+# One-sided level of the test of minority_lift, before the Bonferroni
+# correction over the candidates.
+LIFT_LEVEL = 0.025
+
+
+def minority_lift(minority_accuracy, majority_accuracy, n_minority, n_tests=1):
+    """Lower confidence bound of how far the inferred minority is learnable.
+
+    Where XRM's inferred minority is label noise (rows whose label was
+    flipped at random), a minority row with label ``y`` lies where the rows
+    of another class are, and any classifier predicts ``y`` there at most as
+    often as it errs on that class: its accuracy on the minority is at most
+    one minus its accuracy on the majority, in expectation, *whatever the
+    classifier*. A shortcut's minority is different: its labels follow a
+    core feature, and a network that learns it classifies the minority and
+    the majority alike. This returns the lower bound of the minority's
+    accuracy (Agresti-Coull, one-sided at ``LIFT_LEVEL / n_tests``, a
+    Bonferroni correction when the largest over ``n_tests`` candidates is
+    taken) minus ``1 - majority_accuracy``: above zero, some network
+    classifies the minority better than label noise allows.
+
+    Parameters
+    ----------
+    minority_accuracy, majority_accuracy : float
+        Accuracy on the pooled inferred minority of the validation rows and
+        on the other rows (:meth:`ValidationScorer.pooled_accuracies`).
+    n_minority : int
+        Number of validation rows in the pooled minority.
+    n_tests : int, default=1
+        Number of candidates whose largest lift is taken.
+
+    Returns
+    -------
+    float
+        NaN when either accuracy is NaN.
+    """
+    z = NormalDist().inv_cdf(1 - LIFT_LEVEL / n_tests)
+    n = n_minority + 4
+    p = (minority_accuracy * n_minority + 2) / n
+    return float(p - z * np.sqrt(p * (1 - p) / n) - (1 - majority_accuracy))
