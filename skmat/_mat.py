@@ -186,7 +186,9 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         its accuracy on the others; this is the lower confidence bound of
         the minority's accuracy (one-sided, 2.5%% split over the candidates)
         minus that limit. At most 0, no sharpened shift is kept. None
-        elsewhere.
+        elsewhere (a fixed temperature, true group labels, a spread above
+        0.1, or no inferred minority among the validation rows: then
+        nothing is blocked).
     temperature_ : float
         The temperature used: ``temperature``, or the one ``"auto"`` chose.
     temperature_scores_ : dict

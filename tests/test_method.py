@@ -975,3 +975,7 @@ def test_label_noise_on_easy_data_gets_no_sharpened_shift():
     assert clf.temperature_ > 1
     baseline = LogisticRegression().fit(X_train, y_train).score(X_test, y_test)
     assert clf.score(X_test, y_test) >= baseline - 0.03
+    # A fixed temperature is the user's choice: nothing is judged or blocked.
+    fixed = MATClassifier(temperature=0.5, random_state=0).fit(X_train, y_train)
+    assert fixed.minority_lift_ is None
+    assert fixed.temperature_ == 0.5
