@@ -100,6 +100,9 @@ class _UnguardedMAT(MATClassifier):
     def _balanced_candidates(self):
         return False
 
+    def _balanced_tolerance(self, key=None):
+        return None
+
 
 ESTIMATORS = {
     "LogisticRegression": lambda s: LogisticRegression(max_iter=1000),

@@ -526,8 +526,12 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         """
         return False
 
-    def _balanced_tolerance(self):
-        """Tolerance of the epochs' balanced-accuracy guard, None when off."""
+    def _balanced_tolerance(self, key=None):
+        """Tolerance of the epochs' balanced-accuracy guard, None when off.
+
+        ``key`` is the candidate whose network is guarded (None: the
+        estimator's one setting).
+        """
         return _BALANCED_TOLERANCE if self._balanced_candidates() else None
 
     def _plateau_tolerance(self, key, scoring):
@@ -565,7 +569,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         callbacks = []
         if scoring is not None:
             validation = _torch.GroupValidation(
-                *scoring, balanced_tolerance=self._balanced_tolerance(),
+                *scoring, balanced_tolerance=self._balanced_tolerance(key),
                 plateau_tolerance=self._plateau_tolerance(key, scoring),
             )
             callbacks = [
@@ -633,7 +637,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         )
         validation = _torch.HeadsValidation(
             *scoring, patience=[self._patience(key, scoring) for _, key in specs],
-            balanced_tolerance=self._balanced_tolerance(),
+            balanced_tolerance=[self._balanced_tolerance(key) for _, key in specs],
             plateau_tolerance=[
                 self._plateau_tolerance(key, scoring) for _, key in specs
             ],

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _torch
 from ._base import (
+    _BALANCED_TOLERANCE,
     _NETWORK_CONSTRAINTS,
     _PLATEAU_TOLERANCE,
     _TRAINING_CONSTRAINTS,
@@ -47,11 +48,13 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     and the epoch with the best worst-group validation accuracy is kept: with
     the user's ``group_labels`` when given to :meth:`fit`, else with the
     groups XRM infers on the validation rows, else worst-class accuracy.
-    Where the groups are inferred and XRM's held-out mistakes show no
-    shortcut (``heldout_mistake_spread_`` above 0.1), an epoch whose
-    balanced validation accuracy is more than 0.02 below the best of its run
-    so far is not kept: a network barely trained can score well on such
-    groups by disagreeing with XRM.
+    Where the groups are inferred, an epoch whose balanced validation
+    accuracy is more than 0.02 below the best of its run so far is not
+    kept: a network barely trained can score well on such groups by
+    disagreeing with XRM when they are noise. Only a sharpened shift
+    (``tau < 1``) where XRM's held-out mistakes look like a shortcut's
+    minority (``heldout_mistake_spread_`` at most 0.1) may give up balanced
+    accuracy, as a shift that corrects a shortcut does.
 
     Parameters
     ----------
@@ -490,6 +493,19 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         if self._plateau_tolerance(key, scoring) is not None:
             return max(self.n_iter_no_change, self.max_epochs // 2)
         return self.n_iter_no_change
+
+    def _balanced_tolerance(self, key=None):
+        # A weak shift (tau >= 1) is class balancing plus a little of XRM:
+        # on inferred groups its epochs get the balanced guard even where
+        # the mistakes look like a shortcut's minority, since they may be
+        # label noise, on which a barely trained or distorted epoch scores
+        # best (a coin flip maximises the worst inferred group). Only the
+        # sharpened shifts there are let to give up balanced accuracy.
+        temperature = self.temperature if key is None else key
+        weak = not isinstance(temperature, str) and temperature >= 1
+        if weak and self.validation_groups_source_ == "inferred":
+            return _BALANCED_TOLERANCE
+        return super()._balanced_tolerance(key)
 
     def _balanced_candidates(self):
         # Without a sign of a shortcut the inferred groups are XRM's noise

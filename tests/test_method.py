@@ -979,3 +979,31 @@ def test_label_noise_on_easy_data_gets_no_sharpened_shift():
     fixed = MATClassifier(temperature=0.5, random_state=0).fit(X_train, y_train)
     assert fixed.minority_lift_ is None
     assert fixed.temperature_ == 0.5
+
+
+def test_weak_shifts_keep_no_barely_trained_epoch_where_noise_looks_like_a_shortcut():
+    """Two blobs with 5% of the labels flipped: the spread (0.08) looks like
+    a shortcut's minority, where the sharpened shifts may give up balanced
+    accuracy. The weak shifts may not: a barely trained epoch disagrees with
+    XRM and so scores best on its inferred groups when they are label noise.
+    Without the guard on them, tau = inf kept epoch 1 (accuracy 0.777,
+    LogisticRegression 1.000)."""
+    from sklearn.datasets import make_blobs
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_blobs(1000, centers=2, random_state=6)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, random_state=6
+    )
+    flip = np.random.default_rng(1006).random(len(y_train)) < 0.05
+    y_train = np.where(flip, 1 - y_train, y_train)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    clf = MATClassifier(random_state=6).fit(X_train, y_train)
+    assert clf.heldout_mistake_spread_ <= 0.1
+    assert clf.temperature_ > 1
+    assert clf.best_epoch_ > 1
+    baseline = LogisticRegression().fit(X_train, y_train).score(X_test, y_test)
+    assert clf.score(X_test, y_test) >= baseline - 0.03

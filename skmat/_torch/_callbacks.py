@@ -237,8 +237,9 @@ class HeadsValidation(Callback):
     with the keys of :class:`GroupValidation`) up to its stopping epoch,
     ``best_epoch_[h]`` its best epoch (1-based), ``best_state_[h]`` the
     head's weights at that epoch and ``initial_score_[h]`` the score of the
-    untrained head. ``balanced_tolerance`` guards each head's ranks as in
-    :class:`GroupValidation`. With ``plateau_tolerance`` (one for every
+    untrained head. ``balanced_tolerance`` (one for every head, or a list of
+    one per head) guards each head's ranks as in :class:`GroupValidation`.
+    With ``plateau_tolerance`` (one for every
     head, or a list of one per head, None for the best epoch), a head that
     early stopping ends keeps the first epoch of its best epoch's plateau
     (see :class:`_PlateauStart`), and ``top_score_[h]`` is its best score;
@@ -268,7 +269,10 @@ class HeadsValidation(Callback):
         self.best_epoch_ = [0] * n_heads
         self.best_state_ = [None] * n_heads
         self.misses_ = [0] * n_heads
-        self.ranks_ = [_BalancedRank(self.balanced_tolerance) for _ in range(n_heads)]
+        self.ranks_ = [
+            _BalancedRank(tolerance)
+            for tolerance in _per_head(self.balanced_tolerance, n_heads)
+        ]
         self.patience_ = _per_head(self.patience, n_heads)
         tolerances = _per_head(self.plateau_tolerance, n_heads)
         self.plateau_ = [
