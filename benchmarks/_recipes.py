@@ -1,5 +1,7 @@
 """Settings shared by the benchmark scripts."""
 
+import numpy as np
+
 #: The MAT paper's recipe for its interpretable experiment (Bayat et al., ICLR
 #: 2025): a linear model without bias trained by full-batch SGD at lr 1e-2 for
 #: 1000 epochs. MAT adds temperature=0.1.
@@ -21,3 +23,14 @@ def markdown_table(frame):
              "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.to_numpy()]
     return "\n".join(lines) + "\n"
+
+
+def flip_labels(y, rate, seed):
+    """``y`` with each label set to another class at random with probability ``rate``.
+
+    Integer labels ``0 .. n_classes - 1``; in binary, the other label.
+    """
+    rng = np.random.default_rng(seed)
+    n_classes = int(y.max()) + 1
+    flip = rng.random(len(y)) < rate
+    return np.where(flip, (y + rng.integers(1, n_classes, len(y))) % n_classes, y)

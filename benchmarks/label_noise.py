@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from _recipes import flip_labels
 from joblib import Parallel, delayed
 from sklearn import datasets
 from sklearn.linear_model import LogisticRegression
@@ -54,21 +55,13 @@ DATASETS = {
 NOISE = (0.05, 0.1, 0.2)
 
 
-def _flip(y, rate, seed):
-    """``y`` with each label set to another class with probability ``rate``."""
-    rng = np.random.default_rng(seed)
-    n_classes = int(y.max()) + 1
-    flip = rng.random(len(y)) < rate
-    return np.where(flip, (y + rng.integers(1, n_classes, len(y))) % n_classes, y)
-
-
 def run_one(name, rate, seed):
     torch.set_num_threads(1)
     X, y = DATASETS[name](seed)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.3, random_state=seed
     )
-    y_train = _flip(y_train, rate, 1000 + seed)
+    y_train = flip_labels(y_train, rate, 1000 + seed)
     mat = make_pipeline(StandardScaler(), MATClassifier(random_state=seed))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

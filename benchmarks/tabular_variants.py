@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from _recipes import flip_labels
 from joblib import Parallel, delayed
 from sklearn import datasets
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -59,10 +60,9 @@ from skmat import MATClassifier
 from skmat.baselines import ERMClassifier
 
 
-def _flipped(X, y, rate, seed):
-    """``(X, y)`` with a share ``rate`` of the labels set to the other class."""
-    flip = np.random.default_rng(seed).random(len(y)) < rate
-    return X, np.where(flip, 1 - y, y)
+def _flipped(data, rate, seed):
+    X, y = data
+    return X, flip_labels(y, rate, seed)
 
 
 DATASETS = {
@@ -87,7 +87,7 @@ DATASETS = {
         datasets.make_classification(2000, weights=[0.9], flip_y=0.05,
                                      random_state=s)),
     "blobs(1000), 2 classes, 10% flipped": lambda s: _flipped(
-        *datasets.make_blobs(1000, centers=2, random_state=s), 0.1, s),
+        datasets.make_blobs(1000, centers=2, random_state=s), 0.1, s),
     "classification(2000, class_sep 2), 20% noise": lambda s: (
         datasets.make_classification(2000, class_sep=2.0, flip_y=0.2,
                                      random_state=s)),

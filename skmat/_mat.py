@@ -427,6 +427,12 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         shortcut = self.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
         return shortcut and self.validation_groups_source_ != "group_labels"
 
+    def _candidate_temperature(self, key):
+        # The temperature of candidate ``key`` (None: the estimator's own);
+        # None for "auto".
+        temperature = self.temperature if key is None else key
+        return None if isinstance(temperature, str) else temperature
+
     def _judge_candidates(self, fits, scoring):
         # Whether any trained candidate classifies the inferred minority of
         # the validation rows better than label noise would allow: where the
@@ -461,7 +467,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         if self._shortcut_learnable():
             return keys[::-1]
         if self._shortcut_without_group_labels():
-            return [key for key in keys if key > 1]
+            return [key for key in keys if key >= 1]
         return keys
 
     def _plateau_tolerance(self, key, scoring):
@@ -472,9 +478,9 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         # among epochs whose scores differ by noise keep the earliest (as
         # the sharpest shift among candidates, see _candidate_order); a
         # larger group measures the best epoch well enough.
-        temperature = self.temperature if key is None else key
+        temperature = self._candidate_temperature(key)
         if (
-            not isinstance(temperature, str)
+            temperature is not None
             and temperature < 1
             and self._shortcut_without_group_labels()
             and _small_validation_group(scoring)
@@ -501,8 +507,8 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         # label noise, on which a barely trained or distorted epoch scores
         # best (a coin flip maximises the worst inferred group). Only the
         # sharpened shifts there are let to give up balanced accuracy.
-        temperature = self.temperature if key is None else key
-        weak = not isinstance(temperature, str) and temperature >= 1
+        temperature = self._candidate_temperature(key)
+        weak = temperature is not None and temperature >= 1
         if weak and self.validation_groups_source_ == "inferred":
             return _BALANCED_TOLERANCE
         return super()._balanced_tolerance(key)
