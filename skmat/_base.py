@@ -591,7 +591,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                 best_score=None,
                 top_score=None,
                 best_balanced_accuracy=None,
-                best_pooled_accuracies=None,
+                last_pooled_accuracies=None,
                 initial_score=None,
             )
         scores = np.asarray(net.history[:, "valid_score"], dtype=np.float64)
@@ -610,9 +610,9 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             best_score=float(scores[best]),
             top_score=top,
             best_balanced_accuracy=float(net.history[best, "valid_balanced_acc"]),
-            best_pooled_accuracies=(
-                float(net.history[best, "valid_minority_acc"]),
-                float(net.history[best, "valid_majority_acc"]),
+            last_pooled_accuracies=(
+                float(net.history[-1, "valid_minority_acc"]),
+                float(net.history[-1, "valid_majority_acc"]),
             ),
             initial_score=validation.initial_score_,
         )
@@ -688,9 +688,9 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                     else validation.top_score_[h]
                 ),
                 best_balanced_accuracy=float(records[best]["valid_balanced_acc"]),
-                best_pooled_accuracies=(
-                    float(records[best]["valid_minority_acc"]),
-                    float(records[best]["valid_majority_acc"]),
+                last_pooled_accuracies=(
+                    float(records[-1]["valid_minority_acc"]),
+                    float(records[-1]["valid_majority_acc"]),
                 ),
                 initial_score=validation.initial_score_[h],
             )
