@@ -18,7 +18,11 @@ defaults (``fit(X_train, y_train)`` only, no group labels):
   about 7 or 4 training rows, against 22 in the binary task) and with as
   many rows in each minority group as the binary task (85% majority for 3
   classes, 70% for 4): whether more classes, or fewer rows per minority
-  group, is what fails.
+  group, is what fails;
+* another task and another colouring (added once the defaults were set):
+  the digits' parity (odd or even) as the class, coloured as the planted
+  task is, and the planted task with the colour as two indicator features
+  beside the grey image instead of a coloured copy of it.
 
 Columns: the spread (mean over seeds), the share of seeds where it is at
 most 0.1, the temperatures MAT kept and its ``minority_lift_`` (at most 0:
@@ -39,6 +43,7 @@ import numpy as np
 import pandas as pd
 import torch
 from joblib import Parallel, delayed
+from sklearn.utils import Bunch
 
 from skmat import MATClassifier
 from skmat._mat import MAX_MISTAKE_SPREAD
@@ -55,6 +60,47 @@ def _flip(y, fraction, seed):
     n_classes = int(y.max()) + 1
     y[rows] = (y[rows] + rng.randint(1, n_classes, len(rows))) % n_classes
     return y
+
+
+def _parity_task(seed):
+    """The coloured digits with the digit's parity as the class.
+
+    The splits and grey images of ``make_colored_digits(random_state=seed)``;
+    colours drawn as there (95% of the training rows, half of the test rows,
+    in their class's colour, the rows chosen at random).
+    """
+    data = make_colored_digits(random_state=seed)
+    rng = np.random.RandomState(seed)
+    out = Bunch()
+    for split, fraction in (("train", 0.95), ("test", 0.5)):
+        grey = getattr(data, f"X_{split}")[:, :64]
+        y = getattr(data, f"digits_{split}") % 2
+        colour = y.copy()
+        rows = rng.choice(len(y), len(y) - round(fraction * len(y)), replace=False)
+        colour[rows] = 1 - y[rows]
+        out[f"X_{split}"] = np.hstack(
+            [grey, grey * (colour == 0)[:, None], grey * (colour == 1)[:, None]]
+        )
+        out[f"y_{split}"] = y
+        out[f"group_labels_{split}"] = 2 * y + colour
+    return out
+
+
+def _colour_patch(seed):
+    """The planted coloured digits with the colour as two indicator features.
+
+    The grey image and a one-hot colour instead of a coloured copy of the
+    image: a shortcut in two features, the same rows and colours.
+    """
+    data = make_colored_digits(random_state=seed)
+    out = Bunch()
+    for split in ("train", "test"):
+        groups = getattr(data, f"group_labels_{split}")
+        grey = getattr(data, f"X_{split}")[:, :64]
+        out[f"X_{split}"] = np.hstack([grey, np.eye(2)[groups % 2]])
+        out[f"y_{split}"] = getattr(data, f"y_{split}")
+        out[f"group_labels_{split}"] = groups
+    return out
 
 
 VARIANTS = {
@@ -78,6 +124,8 @@ VARIANTS = {
         spurious_scale=2.5, random_state=s),
     "interpretable, 5% label noise": lambda s: make_spurious_memorization(
         random_state=s),
+    "colored_digits, odd vs even": _parity_task,
+    "colored_digits, colour as two features": _colour_patch,
 }
 NOISE = {"5% label noise": 0.05, "10% label noise": 0.10}
 

@@ -90,7 +90,11 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         when some candidate network classifies the inferred minority of the
         validation rows better than label noise allows
         (``minority_lift_`` above 0); otherwise only (inf, 2) compete, as
-        where no shortcut shows. The same noise decides the epoch there:
+        where no shortcut shows. With the lift above 0 the data hold a
+        shortcut, and only the sharpened shifts (0.5, 0.25) compete: the
+        validation rows are drawn like the training rows, mostly the
+        shortcut's majority, on which a weak shift that keeps the shortcut
+        scores best. The same noise decides the epoch there:
         when the smallest validation group has fewer than 100 rows, a sharpened
         shift's network (``tau < 1``) that early stopping ends keeps the
         first epoch of its best epoch's plateau (the earliest of the epochs
@@ -189,7 +193,8 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         noise a classifier's accuracy on those rows is at most one minus
         its accuracy on the others; this is the lower confidence bound of
         the minority's accuracy (one-sided, 2.5%% split over the candidates)
-        minus that limit. At most 0, no sharpened shift is kept. None
+        minus that limit. At most 0, no sharpened shift is kept; above 0,
+        only sharpened shifts compete. None
         elsewhere (a fixed temperature, true group labels, a spread above
         0.1, or no inferred minority among the validation rows: then
         nothing is blocked).
@@ -469,8 +474,18 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     def _candidate_order(self, keys):
         # Among shifts whose scores differ by noise, keep the sharpest where
         # the held-out mistakes show a shortcut's minority; where they may be
-        # label noise instead, no sharpened shift, the weakest first.
+        # label noise instead, no sharpened shift, the weakest first. Where
+        # the test says some network classifies that minority beyond label
+        # noise (minority_lift_ above 0), the data hold a shortcut, and only
+        # the sharpened shifts compete: the validation rows are drawn like
+        # the training rows, mostly the shortcut's majority, and the weak
+        # shifts, which keep the shortcut, win their score by the majority's
+        # accuracy whenever the inferred minority there is a handful of rows.
         if self._shortcut_learnable():
+            if self.minority_lift_ is not None:  # tested: "auto", inferred groups
+                sharpened = [key for key in keys[::-1] if key < 1]
+                if sharpened:
+                    return sharpened
             return keys[::-1]
         if self._shortcut_without_group_labels():
             return [key for key in keys if key >= 1]

@@ -1036,3 +1036,24 @@ def test_minority_lift_judges_each_candidate_at_its_last_epoch():
     assert clf.temperature_ > 1
     baseline = LogisticRegression().fit(X_train, y_train).score(X_test, y_test)
     assert clf.score(X_test, y_test) >= baseline - 0.03
+
+
+def test_a_learnable_shortcut_leaves_only_the_sharpened_shifts_to_compete():
+    """Where the held-out mistakes look like a shortcut's minority and some
+    candidate classifies it beyond label noise (minority_lift_ above 0), only
+    the sharpened shifts compete, the sharpest first; where the lift says
+    label noise, only the weak ones; with no lift measured, all of them."""
+    keys = [np.inf, 2.0, 0.5, 0.25]
+    clf = MATClassifier()
+    clf.heldout_mistake_spread_ = 0.05
+    clf.validation_groups_source_ = "inferred"
+    clf.minority_lift_ = 0.2
+    assert clf._candidate_order(keys) == [0.25, 0.5]
+    clf.minority_lift_ = -0.01
+    assert clf._candidate_order(keys) == [np.inf, 2.0]
+    clf.minority_lift_ = None
+    assert clf._candidate_order(keys) == [0.25, 0.5, 2.0, np.inf]
+    # No sign of a shortcut: the weakest first, every candidate.
+    clf.heldout_mistake_spread_ = 0.3
+    clf.minority_lift_ = None
+    assert clf._candidate_order(keys) == keys
