@@ -206,8 +206,9 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         fixed one; the score is None without early stopping). The epoch
         kept can score up to 0.02 less (``best_validation_score_``): the
         first of its plateau, for a sharpened shift where a shortcut shows
-        (see ``temperature``). A sharpened one is listed but was not
-        eligible when ``minority_lift_`` is at most 0.
+        (see ``temperature``). Listed but not eligible: the sharpened ones
+        when ``minority_lift_`` is at most 0, the weak ones (inf, 2) when
+        it is above 0.
     module_ : str or torch.nn.Module subclass
         The head kept: ``module``, or the one ``"auto"`` chose.
     module_scores_ : dict
