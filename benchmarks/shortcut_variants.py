@@ -66,8 +66,9 @@ def _parity_task(seed):
     """The coloured digits with the digit's parity as the class.
 
     The splits and grey images of ``make_colored_digits(random_state=seed)``;
-    colours drawn as there (95% of the training rows, half of the test rows,
-    in their class's colour, the rows chosen at random).
+    95% of the training rows and half of the test rows in their class's
+    colour, the others in the other colour, the rows chosen at random over
+    both classes (``make_colored_digits`` draws exact counts per class).
     """
     data = make_colored_digits(random_state=seed)
     rng = np.random.RandomState(seed)
