@@ -22,7 +22,13 @@ defaults (``fit(X_train, y_train)`` only, no group labels):
 * another task and another colouring (added once the defaults were set):
   the digits' parity (odd or even) as the class, coloured as the planted
   task is, and the planted task with the colour as two indicator features
-  beside the grey image instead of a coloured copy of it.
+  beside the grey image instead of a coloured copy of it;
+* embedding-like data (added once the defaults were set): a noisy core
+  direction and a clean shortcut direction among 126 noise dimensions,
+  rotated, with classes 50/50, 75/25 (as Waterbirds) or 85/15 with the
+  attribute skewed in class 1 only (as CelebA's blond and male): the
+  held-out model's confidence on the minority then varies with each row's
+  core evidence.
 
 Columns: the spread (mean over seeds), the share of seeds where it is at
 most 0.1, the temperatures MAT kept and its ``minority_lift_`` (at most 0:
@@ -104,6 +110,48 @@ def _colour_patch(seed):
     return out
 
 
+def _embeddings(class_1, agreement, n_features=128, n_train=3000, n_test=4000):
+    """Embedding-like data: a shortcut and a core feature in a rotated space.
+
+    What a frozen backbone's features of Waterbirds or CelebA look like to
+    a linear probe, as a generator: in ``n_features`` dimensions rotated at
+    random, one direction carries the class, noisily (means -1 and +1,
+    standard deviation 0.8: about 89% accurate alone), one carries a binary
+    attribute, cleanly (means -2 and +2, standard deviation 0.5), and the
+    others are standard normal noise. A fraction ``class_1`` of the rows is
+    in class 1; in the training rows the attribute agrees with the class in
+    a fraction ``agreement[k]`` of class ``k`` (0.5: no shortcut in that
+    class), in the test rows it is drawn at random. Unlike the planted sets,
+    the held-out model's confidence on the shortcut's minority varies with
+    each row's core evidence. Groups: ``2 * class + attribute``.
+    """
+
+    def draw(n, rng, test):
+        y = (rng.rand(n) < class_1).astype(int)
+        if test:
+            attribute = rng.randint(0, 2, n)
+        else:
+            agrees = rng.rand(n) < np.asarray(agreement)[y]
+            attribute = np.where(agrees, y, 1 - y)
+        core = (2 * y - 1) + 0.8 * rng.randn(n)
+        shortcut = 2.0 * (2 * attribute - 1) + 0.5 * rng.randn(n)
+        latent = np.column_stack([core, shortcut, rng.randn(n, n_features - 2)])
+        return latent, y, 2 * y + attribute
+
+    def make(seed):
+        rng = np.random.RandomState(seed)
+        rotation = np.linalg.qr(rng.randn(n_features, n_features))[0]
+        out = Bunch()
+        for split, n in (("train", n_train), ("test", n_test)):
+            latent, y, groups = draw(n, rng, split == "test")
+            out[f"X_{split}"] = (latent @ rotation.T).astype(np.float32)
+            out[f"y_{split}"] = y
+            out[f"group_labels_{split}"] = groups
+        return out
+
+    return make
+
+
 VARIANTS = {
     "colored_digits, 90% majority": lambda s: make_colored_digits(
         majority_fraction=0.9, random_state=s),
@@ -127,6 +175,10 @@ VARIANTS = {
         random_state=s),
     "colored_digits, odd vs even": _parity_task,
     "colored_digits, colour as two features": _colour_patch,
+    "embeddings, classes 50/50": _embeddings(0.5, (0.95, 0.95)),
+    "embeddings, classes 75/25": _embeddings(0.25, (0.95, 0.95)),
+    "embeddings, classes 85/15, shortcut in class 1 only": _embeddings(
+        0.15, (0.5, 0.97)),
 }
 NOISE = {"5% label noise": 0.05, "10% label noise": 0.10}
 
