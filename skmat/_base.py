@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _torch
 from ._scorer import _check_group_labels_reach_the_scorer
+from .exceptions import FeatureScaleWarning
 from .utils._validation import _check_group_labels
 from .utils._warnings import find_stack_level
 
@@ -60,6 +61,9 @@ class _NeuralClassifierMixin(ClassifierMixin):
         """Validate training data; return X (float32 or float64) and encoded y."""
         X, y = validate_data(self, X, y, dtype=[np.float32, np.float64])
         _check_float32_range(X)
+        _check_feature_scales(
+            X, type(self).__name__, getattr(self, "feature_names_in_", None)
+        )
         check_classification_targets(y)
         self._label_encoder = LabelEncoder().fit(y)
         self.classes_ = self._label_encoder.classes_
@@ -842,6 +846,52 @@ def _resolve_lr(lr, X, max_rows=4096, n_iter=30):
             break
         v = w / lam
     return float(min(_AUTO_LR, 1.0 / max(lam, 1e-12)))
+
+
+# fit warns (FeatureScaleWarning) when some feature's root mean square is
+# more than this many times the median feature's standard deviation: the
+# step size of lr="auto" is bounded by the largest feature, and a typical
+# feature then moves 1/MAX_SCALE_RATIO**2 as fast as on standardised data.
+# Standardised data give 1, Adult's one-hot columns beside its standardised
+# numbers 8 (a median one-hot column has a standard deviation of 0.13; one
+# of a category in 1 row of 1,000, 0.03), raw pixels 3 (digits) and the
+# planted data sets at most 10; the raw breast cancer and wine data 14,000
+# and 1,000, where MAT at defaults is 0.07 and 0.32 below logistic
+# regression (benchmarks/sanity.py --raw).
+MAX_SCALE_RATIO = 100.0
+
+
+def _check_feature_scales(X, name, feature_names=None, max_rows=4096):
+    """Warn when the features of ``X`` are on very different scales.
+
+    On the rows the step size of ``lr="auto"`` is computed on (the first
+    ``max_rows``); constant features are left out. ``name`` is the
+    estimator's, ``feature_names`` those of a DataFrame X (or None).
+    """
+    rows = np.asarray(X[:max_rows], dtype=np.float64)
+    if len(rows) < 2:
+        return
+    std = rows.std(axis=0)
+    varying = np.flatnonzero(std > 0)
+    if not len(varying):
+        return
+    rms = np.sqrt(np.mean(rows[:, varying] ** 2, axis=0))
+    typical = float(np.median(std[varying]))
+    ratio = rms.max() / typical
+    if ratio > MAX_SCALE_RATIO:
+        feature = int(varying[np.argmax(rms)])
+        if feature_names is not None:
+            feature = repr(str(feature_names[feature]))
+        warnings.warn(
+            f"The features of X are on very different scales: feature {feature} "
+            f"has a root mean square of {rms.max():.3g}, {ratio:.0f} times the "
+            f"median feature's standard deviation ({typical:.3g}). {name} "
+            "trains with a step size that the largest feature bounds, and most "
+            "features then barely train. Standardise X first, e.g. "
+            f"make_pipeline(StandardScaler(), {name}()).",
+            FeatureScaleWarning,
+            stacklevel=find_stack_level(),
+        )
 
 
 def _strata(y_enc, group_labels):

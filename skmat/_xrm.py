@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted, check_memory
 
 from . import _torch
 from ._base import _NETWORK_CONSTRAINTS, _NeuralClassifierMixin
-from .exceptions import DegenerateEnvironmentWarning
+from .exceptions import DegenerateEnvironmentWarning, FeatureScaleWarning
 from .utils._docstring import _fill_network_params
 from .utils._warnings import find_stack_level
 
@@ -359,7 +359,10 @@ class _XRMSourceMixin:
             xrm = clone(self.xrm)
         xrm.set_params(random_state=seed)
         fit = check_memory(self.memory).cache(_fit_estimator)
-        xrm = fit(xrm, X_train, self.classes_[y_train])
+        with warnings.catch_warnings():
+            # Said once, by the outer estimator's own check of X.
+            warnings.filterwarnings("ignore", category=FeatureScaleWarning)
+            xrm = fit(xrm, X_train, self.classes_[y_train])
         if len(xrm.classes_) != len(self.classes_):
             raise ValueError(
                 "Some class has no training row left after the validation "

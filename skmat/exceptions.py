@@ -10,8 +10,20 @@ class DegenerateEnvironmentWarning(UserWarning):
     """
 
 
+class FeatureScaleWarning(UserWarning):
+    """The features of X are on very different scales.
+
+    The networks train with SGD at a step size that the largest feature
+    bounds (``lr="auto"``; a fixed ``lr`` large enough for the small
+    features diverges on the large one), so features hundreds of times
+    smaller barely train within the budget. Standardise X first, for
+    instance with :class:`~sklearn.preprocessing.StandardScaler` in a
+    pipeline.
+    """
+
+
 class DivergedError(FloatingPointError, ValueError):
     """The training loss became NaN or infinite."""
 
 
-__all__ = ["DegenerateEnvironmentWarning", "DivergedError"]
+__all__ = ["DegenerateEnvironmentWarning", "DivergedError", "FeatureScaleWarning"]

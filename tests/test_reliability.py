@@ -6,12 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import make_classification
+from sklearn.datasets import load_wine, make_classification
 from sklearn.model_selection import GridSearchCV
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from skorch.callbacks import Callback
 
 from skmat import MATClassifier, WorstGroupScorer, XRMEstimator, _torch
-from skmat.exceptions import DegenerateEnvironmentWarning
+from skmat.baselines import ERMClassifier
+from skmat.exceptions import DegenerateEnvironmentWarning, FeatureScaleWarning
 
 FAST = dict(module="mlp", module_params={"hidden_layer_sizes": (8,)},
             max_epochs=8, lr=0.05, random_state=0)
@@ -135,3 +137,45 @@ def test_float32_input_is_not_copied_for_training(data, monkeypatch):
     MATClassifier(**FAST, early_stopping=False).fit(X32, y)
     # XRM and MAT both train on a tensor that shares X's memory.
     assert seen[:2] == [True, True]
+
+
+def _scale_warnings(estimator, X, y):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        estimator.fit(X, y)
+    return [w for w in record if w.category is FeatureScaleWarning]
+
+
+@pytest.mark.parametrize("Estimator", [MATClassifier, ERMClassifier, XRMEstimator])
+def test_features_on_very_different_scales_are_warned_about_once(Estimator):
+    # The raw wine data: proline (column 12) in the hundreds beside features
+    # below 1; a network at defaults falls far below logistic regression.
+    X, y = load_wine(return_X_y=True)
+    X_before = X.copy()
+    fast = dict(max_epochs=2, random_state=0)  # lr="auto": no divergence
+    found = _scale_warnings(Estimator(**fast), X, y)
+    assert len(found) == 1  # MAT's nested XRM does not say it again
+    message = str(found[0].message)
+    assert "feature 12 has a root mean square of 810" in message
+    assert f"make_pipeline(StandardScaler(), {Estimator.__name__}())" in message
+    assert found[0].filename == __file__  # it points at the user's line
+    np.testing.assert_array_equal(X, X_before)
+
+    frame = pd.DataFrame(X, columns=load_wine().feature_names)
+    found = _scale_warnings(Estimator(**fast), frame, y)
+    assert "feature 'proline'" in str(found[0].message)
+
+
+def test_no_scale_warning_on_standardised_one_hot_or_pixel_data():
+    X, y = load_wine(return_X_y=True)
+    assert not _scale_warnings(
+        MATClassifier(**FAST), StandardScaler().fit_transform(X), y
+    )
+    # Standardised numbers beside one-hot columns, one of a rare category.
+    rng = np.random.RandomState(0)
+    categories = rng.choice(12, size=len(X), p=[0.01] + [0.09] * 11)
+    one_hot = OneHotEncoder(sparse_output=False).fit_transform(categories[:, None])
+    mixed = np.hstack([StandardScaler().fit_transform(X), one_hot])
+    assert not _scale_warnings(MATClassifier(**FAST), mixed, y)
+    # Every feature on the same large scale: the step size adapts to it.
+    assert not _scale_warnings(ERMClassifier(**FAST), 255 * rng.rand(len(X), 8), y)
