@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.datasets import make_blobs
+from sklearn.datasets import make_blobs, make_classification
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmat import XRMEstimator
@@ -283,6 +285,24 @@ def test_erm_group_balance_needs_group_labels(data, balance):
 def test_erm_rejects_unknown_balance(data):
     with pytest.raises(InvalidParameterError, match="balance"):
         ERMClassifier(balance="oversample").fit(data.X_train, data.y_train)
+
+
+def test_erm_on_imbalanced_classes_does_not_keep_a_barely_trained_epoch():
+    # Five classes, the rarest 5% of the rows: the plain network never
+    # predicts it once trained, the worst class is 0 at every such epoch,
+    # and the first epoch, which predicts it a few times by chance, was
+    # kept (best_epoch_ 1, test accuracy 0.447 against 0.727 for logistic
+    # regression). An epoch much less balanced than a later one is out.
+    X, y = make_classification(3000, n_features=20, n_informative=8, n_classes=5,
+                               weights=[0.5, 0.2, 0.15, 0.1, 0.05], random_state=1)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, random_state=1, stratify=y)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    erm = ERMClassifier(random_state=1).fit(X_train, y_train)
+    logistic = LogisticRegression(max_iter=1000).fit(X_train, y_train)
+    assert erm.best_epoch_ > 1
+    assert erm.score(X_test, y_test) >= logistic.score(X_test, y_test) - 0.02
 
 
 # --------------------------------------------------------------------------
