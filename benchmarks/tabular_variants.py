@@ -12,7 +12,9 @@ feature, none was used to choose a default):
 * label noise: ``make_classification(flip_y=0.2)`` with 2 informative
   features of 20;
 * imbalanced: ``make_classification`` with 80/20, 90/10 and 95/5 classes,
-  and 90/10 with 5% of the labels drawn at random (``flip_y=0.05``);
+  90/10 with 5% of the labels drawn at random (``flip_y=0.05``), and five
+  classes of 50% down to 5% of the rows (added with ``ERMClassifier``'s
+  guard against barely trained epochs, once the defaults were set);
 * label noise on easy data: two ``make_blobs`` with 10% of the labels
   flipped, and ``make_classification(class_sep=2)`` with 20% of the labels
   drawn at random (about 10% wrong). There XRM's held-out mistakes are the
@@ -86,6 +88,10 @@ DATASETS = {
     "classification(2000), 90/10, 5% noise": lambda s: (
         datasets.make_classification(2000, weights=[0.9], flip_y=0.05,
                                      random_state=s)),
+    "classification(3000), 5 classes, 50% to 5%": lambda s: (
+        datasets.make_classification(
+            3000, n_features=20, n_informative=8, n_classes=5,
+            weights=[0.5, 0.2, 0.15, 0.1, 0.05], random_state=s)),
     "blobs(1000), 2 classes, 10% flipped": lambda s: _flipped(
         datasets.make_blobs(1000, centers=2, random_state=s), 0.1, s),
     "classification(2000, class_sep 2), 20% noise": lambda s: (
