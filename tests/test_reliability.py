@@ -179,3 +179,19 @@ def test_no_scale_warning_on_standardised_one_hot_or_pixel_data():
     assert not _scale_warnings(MATClassifier(**FAST), mixed, y)
     # Every feature on the same large scale: the step size adapts to it.
     assert not _scale_warnings(ERMClassifier(**FAST), 255 * rng.rand(len(X), 8), y)
+
+
+def test_the_built_in_data_sets_raise_no_scale_warning():
+    # The warning's threshold must stay clear of the data sets skmat ships.
+    from skmat._base import _check_feature_scales
+    from skmat.datasets import make_colored_digits, make_spurious_memorization
+
+    for data in (
+        make_spurious_memorization(random_state=0),
+        make_colored_digits(random_state=0),
+        make_colored_digits(grayscale=False, random_state=0),
+        make_colored_digits(n_classes=3, random_state=0),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FeatureScaleWarning)
+            _check_feature_scales(data.X_train, "MATClassifier")
