@@ -26,9 +26,9 @@ defaults (``fit(X_train, y_train)`` only, no group labels):
 * embedding-like data (added once the defaults were set): a noisy core
   direction and a clean shortcut direction among 126 noise dimensions,
   rotated, with classes 50/50, 75/25 (as Waterbirds) or 85/15 with the
-  attribute skewed in class 1 only (as CelebA's blond and male): the
-  held-out model's confidence on the minority then varies with each row's
-  core evidence.
+  attribute skewed in class 1 only (as CelebA's blond and male), and three
+  classes with a three-valued attribute at 90%: the held-out model's
+  confidence on the minority then varies with each row's core evidence.
 
 Columns: the spread (mean over seeds), the share of seeds where it is at
 most 0.1, the temperatures MAT kept and its ``minority_lift_`` (at most 0:
@@ -152,6 +152,48 @@ def _embeddings(class_1, agreement, n_features=128, n_train=3000, n_test=4000):
     return make
 
 
+def _embeddings_multiclass(n_classes, agreement, n_features=128, n_train=4000,
+                           n_test=6000):
+    """Embedding-like data with ``n_classes`` classes and attribute values.
+
+    As :func:`_embeddings`, in two planes instead of two directions: the
+    class sets the mean of a noisy core plane (class ``k`` at angle
+    ``2 pi k / n_classes``, radius 1.2, standard deviation 0.8), the
+    attribute that of a clean shortcut plane (radius 2.5, standard deviation
+    0.5); in the training rows the attribute equals the class in a fraction
+    ``agreement`` of the rows, another value at random otherwise, in the
+    test rows it is drawn at random. Groups: ``n_classes * class +
+    attribute``.
+    """
+    angles = 2 * np.pi * np.arange(n_classes) / n_classes
+    centres = np.column_stack([np.cos(angles), np.sin(angles)])
+
+    def draw(n, rng, test):
+        y = rng.randint(0, n_classes, n)
+        if test:
+            attribute = rng.randint(0, n_classes, n)
+        else:
+            other = (y + rng.randint(1, n_classes, n)) % n_classes
+            attribute = np.where(rng.rand(n) < agreement, y, other)
+        core = 1.2 * centres[y] + 0.8 * rng.randn(n, 2)
+        shortcut = 2.5 * centres[attribute] + 0.5 * rng.randn(n, 2)
+        latent = np.hstack([core, shortcut, rng.randn(n, n_features - 4)])
+        return latent, y, n_classes * y + attribute
+
+    def make(seed):
+        rng = np.random.RandomState(seed)
+        rotation = np.linalg.qr(rng.randn(n_features, n_features))[0]
+        out = Bunch()
+        for split, n in (("train", n_train), ("test", n_test)):
+            latent, y, groups = draw(n, rng, split == "test")
+            out[f"X_{split}"] = (latent @ rotation.T).astype(np.float32)
+            out[f"y_{split}"] = y
+            out[f"group_labels_{split}"] = groups
+        return out
+
+    return make
+
+
 VARIANTS = {
     "colored_digits, 90% majority": lambda s: make_colored_digits(
         majority_fraction=0.9, random_state=s),
@@ -179,6 +221,7 @@ VARIANTS = {
     "embeddings, classes 75/25": _embeddings(0.25, (0.95, 0.95)),
     "embeddings, classes 85/15, shortcut in class 1 only": _embeddings(
         0.15, (0.5, 0.97)),
+    "embeddings, 3 classes, 90% majority": _embeddings_multiclass(3, 0.9),
 }
 NOISE = {"5% label noise": 0.05, "10% label noise": 0.10}
 
