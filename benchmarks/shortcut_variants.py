@@ -110,6 +110,28 @@ def _colour_patch(seed):
     return out
 
 
+def _rotated(draw, n_features, n_train, n_test):
+    """Return ``make(seed)``: the rows of ``draw`` in a random rotation.
+
+    ``draw(n, rng, test)`` gives latent rows, labels and groups; the
+    rotation, then the training and the test rows, come from one
+    ``RandomState(seed)``.
+    """
+
+    def make(seed):
+        rng = np.random.RandomState(seed)
+        rotation = np.linalg.qr(rng.randn(n_features, n_features))[0]
+        out = Bunch()
+        for split, n in (("train", n_train), ("test", n_test)):
+            latent, y, groups = draw(n, rng, split == "test")
+            out[f"X_{split}"] = (latent @ rotation.T).astype(np.float32)
+            out[f"y_{split}"] = y
+            out[f"group_labels_{split}"] = groups
+        return out
+
+    return make
+
+
 def _embeddings(class_1, agreement, n_features=128, n_train=3000, n_test=4000):
     """Embedding-like data: a shortcut and a core feature in a rotated space.
 
@@ -138,18 +160,7 @@ def _embeddings(class_1, agreement, n_features=128, n_train=3000, n_test=4000):
         latent = np.column_stack([core, shortcut, rng.randn(n, n_features - 2)])
         return latent, y, 2 * y + attribute
 
-    def make(seed):
-        rng = np.random.RandomState(seed)
-        rotation = np.linalg.qr(rng.randn(n_features, n_features))[0]
-        out = Bunch()
-        for split, n in (("train", n_train), ("test", n_test)):
-            latent, y, groups = draw(n, rng, split == "test")
-            out[f"X_{split}"] = (latent @ rotation.T).astype(np.float32)
-            out[f"y_{split}"] = y
-            out[f"group_labels_{split}"] = groups
-        return out
-
-    return make
+    return _rotated(draw, n_features, n_train, n_test)
 
 
 def _embeddings_multiclass(n_classes, agreement, n_features=128, n_train=4000,
@@ -180,18 +191,7 @@ def _embeddings_multiclass(n_classes, agreement, n_features=128, n_train=4000,
         latent = np.hstack([core, shortcut, rng.randn(n, n_features - 4)])
         return latent, y, n_classes * y + attribute
 
-    def make(seed):
-        rng = np.random.RandomState(seed)
-        rotation = np.linalg.qr(rng.randn(n_features, n_features))[0]
-        out = Bunch()
-        for split, n in (("train", n_train), ("test", n_test)):
-            latent, y, groups = draw(n, rng, split == "test")
-            out[f"X_{split}"] = (latent @ rotation.T).astype(np.float32)
-            out[f"y_{split}"] = y
-            out[f"group_labels_{split}"] = groups
-        return out
-
-    return make
+    return _rotated(draw, n_features, n_train, n_test)
 
 
 VARIANTS = {
