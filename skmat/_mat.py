@@ -180,8 +180,10 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         training labels; ``temperature`` applies on top of it.
     heldout_mistake_spread_ : float
         Interquartile range of the calibrated held-out probability of the
-        true class over the training rows the held-out logits get wrong
-        (``inf`` with fewer than 4 such rows); ``temperature="auto"`` tries
+        true class over the training rows the held-out logits get wrong,
+        scaled up by ``sqrt(20 / n)`` when fewer than ``n = 20`` rows are
+        wrong (the range of a few values reads tighter than their source's
+        by chance), ``inf`` with fewer than 4; ``temperature="auto"`` tries
         shifts sharper than calibrated only when it is at most 0.1, and then
         keeps the sharpest within 0.02 of the best score.
     minority_lift_ : float or None
@@ -597,6 +599,10 @@ AUTO_TEMPERATURES = (np.inf, 2.0, 0.5, 0.25)
 # probabilities of the true class spread over at most this range.
 MAX_MISTAKE_SPREAD = 0.1
 
+# Below this many held-out mistakes their interquartile range is scaled up
+# by sqrt(MISTAKES_FOR_SPREAD / n) (see _mistake_spread).
+MISTAKES_FOR_SPREAD = 20
+
 
 def _mistake_spread(calibrated, y):
     """Interquartile range of p(true class) over the rows the held-out logits miss.
@@ -610,17 +616,29 @@ def _mistake_spread(calibrated, y):
     the boundary (0.14 to 0.29 in 22 of 24 fits of seven ordinary data sets
     and Adult; ``benchmarks/xrm_mistakes.py``), and there the score on
     inferred groups prefers the sharpest shift, which fits those rows at the
-    others' expense. ``inf`` when there are fewer than 4 mistakes: no
-    evidence.
+    others' expense.
+
+    The range of a few values reads tighter than that of the rows they are
+    drawn from, by chance: of 10 values drawn from a spread of 0.15 (the low
+    end of ordinary data), the range is at most 0.1 three times in ten, of
+    20 values about once in ten. Below ``MISTAKES_FOR_SPREAD`` mistakes the
+    range is therefore scaled up by ``sqrt(MISTAKES_FOR_SPREAD / n)``, which
+    keeps that chance near one in ten for every ``n`` (the tenth
+    percentile of the range of ``n`` such values is about
+    ``0.1 * sqrt(n / 20)``, ``benchmarks/spread_count.py``) and costs a
+    shortcut's minority nothing down to a handful of rows: its range (0.016
+    to 0.046 above) stays under ``0.1 * sqrt(n / 20)`` to 4 or 5 rows. ``inf``
+    when there are fewer than 4 mistakes: no evidence.
     """
     calibrated = np.asarray(calibrated, dtype=np.float64)
     rows = np.arange(len(y))
     wrong = calibrated.argmax(axis=1) != y
-    if wrong.sum() < 4:
+    n_wrong = int(wrong.sum())
+    if n_wrong < 4:
         return np.inf
     p_true = softmax(calibrated, axis=1)[rows, y][wrong]
     q25, q75 = np.quantile(p_true, [0.25, 0.75])
-    return float(q75 - q25)
+    return float((q75 - q25) * np.sqrt(max(1.0, MISTAKES_FOR_SPREAD / n_wrong)))
 
 
 def _calibration_temperature(logits, y):

@@ -1038,6 +1038,58 @@ def test_minority_lift_judges_each_candidate_at_its_last_epoch():
     assert clf.score(X_test, y_test) >= baseline - 0.03
 
 
+def test_few_mistakes_of_easy_data_are_not_read_as_a_shortcut():
+    """Five digits, seed 1: XRM gets 9 training rows wrong, and the range of
+    their probabilities (0.083) read as a shortcut's minority. The sharpened
+    shifts were trained, the candidates classified the 5 validation rows
+    among them beyond label noise, and tau = 0.5 was kept: accuracy 0.908,
+    LogisticRegression 0.996. Nine values are too few for their range to
+    say that: scaled for their count, the spread is above 0.1 and only the
+    weak shifts are tried."""
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(n_class=5, return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, random_state=1, stratify=y
+    )
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    clf = MATClassifier(random_state=1).fit(X_train, y_train)
+    assert clf.heldout_mistake_spread_ > 0.1
+    assert set(clf.temperature_scores_) == {np.inf, 2.0}
+    baseline = LogisticRegression().fit(X_train, y_train).score(X_test, y_test)
+    assert clf.score(X_test, y_test) >= baseline - 0.03
+
+
+def test_the_spread_of_few_mistakes_is_scaled_for_their_count():
+    """The range of a few values reads tighter than that of their source by
+    chance. Scaled by sqrt(20 / n) below 20 mistakes, mistakes drawn from an
+    ordinary spread (0.15) read as a shortcut's about one time in ten at
+    every count, against up to one in two unscaled; a shortcut's minority
+    (a range of 0.02) still reads as one down to 6 rows."""
+    from skmat._mat import MAX_MISTAKE_SPREAD, _mistake_spread
+
+    y = np.repeat([0, 1], 100)
+    rng = np.random.default_rng(0)
+    for n in (6, 10, 14, 20):
+        draws = [rng.uniform(0.0, 0.3, n) for _ in range(300)]
+        scaled = np.array([
+            _mistake_spread(_heldout_with_mistakes(y, p)[0], y) for p in draws
+        ])
+        raw = np.array([np.subtract(*np.quantile(p, [0.75, 0.25])) for p in draws])
+        assert np.mean(scaled <= MAX_MISTAKE_SPREAD) <= 0.15
+        if n < 20:
+            assert np.mean(raw <= MAX_MISTAKE_SPREAD) >= 0.15
+        else:
+            np.testing.assert_allclose(scaled, raw, atol=1e-9)  # no scaling
+    for n in (6, 10, 16):
+        alike, _ = _heldout_with_mistakes(y, np.linspace(0.08, 0.12, n))
+        assert _mistake_spread(alike, y) <= MAX_MISTAKE_SPREAD
+
+
 def test_a_learnable_shortcut_leaves_only_the_sharpened_shifts_to_compete():
     """Where the held-out mistakes look like a shortcut's minority and some
     candidate classifies it beyond label noise (minority_lift_ above 0), only
