@@ -14,9 +14,14 @@ MAT calibrates them (``heldout_temperature_``):
 * ``p_true q25 / q50 / q75``: quartiles, over those rows, of the calibrated
   held-out probability of the true class;
 * ``confident``: the share of them with that probability below 0.1;
-* ``spread``: the interquartile range of that probability, as the fitted
-  model computes it (``heldout_mistake_spread_``; ``inf`` with fewer than 4
-  mistakes), which decides whether the sharpened temperatures are tried.
+* ``n`` and ``range``: the number of training rows the held-out logits
+  get wrong (their argmax, as the model counts them; XRM's
+  ``cross_mistakes_`` can differ by a few rows) and the interquartile range
+  of that probability over them;
+* ``spread``: that range as the fitted model computes it
+  (``heldout_mistake_spread_``: scaled up by ``sqrt(20 / n)`` below 20
+  mistakes, ``inf`` with fewer than 4), which decides whether the sharpened
+  temperatures are tried.
 
 A shortcut's minority is mispredicted *because* of the shortcut, which
 points every such row the same way; noise and hard rows are mispredicted
@@ -60,6 +65,8 @@ def run_one(name, seed):
     proba = softmax(xrm.heldout_logits_ / model.heldout_temperature_, axis=1)
     p_true = proba[np.arange(len(y_train)), y_train][wrong]
     quartiles = np.quantile(p_true, [0.25, 0.5, 0.75]) if wrong.any() else [np.nan] * 3
+    missed = proba.argmax(axis=1) != y_train
+    p_missed = proba[np.arange(len(y_train)), y_train][missed]
     return dict(
         dataset=name, seed=seed,
         metric="accuracy" if name in sanity.DATASETS else "wga",
@@ -67,6 +74,10 @@ def run_one(name, seed):
         **{f"p_true q{q}": float(v) for q, v in zip((25, 50, 75), quartiles,
                                                       strict=True)},
         confident=float(np.mean(p_true < 0.1)) if wrong.any() else np.nan,
+        # As the model counts them: the rows the held-out logits get wrong.
+        n_mistakes=int(missed.sum()),
+        range=float(np.subtract(*np.quantile(p_missed, [0.75, 0.25])))
+        if missed.sum() else np.nan,
         spread=float(model.heldout_mistake_spread_),
         calibration=float(model.heldout_temperature_),
         temperature=float(model.temperature_), module=model.module_,
@@ -93,18 +104,26 @@ def report(frame, output_dir):
         "`python benchmarks/xrm_mistakes.py --n-jobs 2`.",
         "",
         "| data | shortcut | seeds | mistakes | p_true q25 | q50 | q75 | "
-        "confident (< 0.1) | spread (per seed) | kept | MAT test |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "confident (< 0.1) | n (per seed) | range (per seed) | "
+        "spread (per seed) | kept | MAT test |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    spreads = frame.groupby("dataset", sort=False)["spread"].apply(
-        lambda values: ", ".join(f"{v:.3f}" for v in values)
-    )
+
+    def per_seed(column, form):
+        return frame.groupby("dataset", sort=False)[column].apply(
+            lambda values: ", ".join(form.format(v) for v in values)
+        )
+
+    counts = per_seed("n_mistakes", "{:d}")
+    ranges = per_seed("range", "{:.3f}")
+    spreads = per_seed("spread", "{:.3f}")
     for dataset, row in mean.iterrows():
         lines.append(
             f"| {dataset} | {_family(dataset)} | {seeds[dataset]} | "
             f"{row['mistakes']:.3f} | "
             f"{row['p_true q25']:.3f} | {row['p_true q50']:.3f} | "
             f"{row['p_true q75']:.3f} | {row['confident']:.2f} | "
+            f"{counts[dataset]} | {ranges[dataset]} | "
             f"{spreads[dataset]} | {kept[dataset]} | {row['test']:.3f} |"
         )
     text = "\n".join(lines) + "\n"
@@ -148,7 +167,8 @@ def plot(frame, output_dir):
     ax.set_yticks(range(len(datasets)), datasets)
     ax.invert_yaxis()
     ax.set_xlabel("heldout_mistake_spread_ (log scale): interquartile range\n"
-                  "of the calibrated p(true class) over XRM's mistakes")
+                  "of the calibrated p(true class) over XRM's mistakes\n"
+                  "(times sqrt(20 / n) below n = 20 mistakes)")
     ax.legend(loc="lower left", fontsize="small")
     ax.set_title(f"Sharpened temperatures are tried left of {MAX_MISTAKE_SPREAD}")
     fig.tight_layout()
