@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skmat._mat import MAX_MISTAKE_SPREAD, MISTAKES_FOR_SPREAD
+from skmat._mat import MAX_MISTAKE_SPREAD, MISTAKES_FOR_SPREAD, _scaled_for_count
 
 SOURCES = {
     "ordinary, Uniform(0, 0.3)": lambda rng, n: rng.uniform(0.0, 0.3, n),
@@ -46,7 +46,7 @@ def spreads(draw, n, repeats, rng):
     samples = np.stack([draw(rng, n) for _ in range(repeats)])
     q25, q75 = np.quantile(samples, [0.25, 0.75], axis=1)
     raw = q75 - q25
-    return raw, raw * np.sqrt(max(1.0, MISTAKES_FOR_SPREAD / n))
+    return raw, _scaled_for_count(raw, n)
 
 
 def main():

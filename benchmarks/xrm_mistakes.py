@@ -63,10 +63,11 @@ def run_one(name, seed):
     y_train = xrm.group_labels_ // 2
     wrong = xrm.cross_mistakes_.astype(bool)
     proba = softmax(xrm.heldout_logits_ / model.heldout_temperature_, axis=1)
-    p_true = proba[np.arange(len(y_train)), y_train][wrong]
+    p_all = proba[np.arange(len(y_train)), y_train]
+    p_true = p_all[wrong]
     quartiles = np.quantile(p_true, [0.25, 0.5, 0.75]) if wrong.any() else [np.nan] * 3
     missed = proba.argmax(axis=1) != y_train
-    p_missed = proba[np.arange(len(y_train)), y_train][missed]
+    p_missed = p_all[missed]
     return dict(
         dataset=name, seed=seed,
         metric="accuracy" if name in sanity.DATASETS else "wga",

@@ -638,7 +638,12 @@ def _mistake_spread(calibrated, y):
         return np.inf
     p_true = softmax(calibrated, axis=1)[rows, y][wrong]
     q25, q75 = np.quantile(p_true, [0.25, 0.75])
-    return float((q75 - q25) * np.sqrt(max(1.0, MISTAKES_FOR_SPREAD / n_wrong)))
+    return float(_scaled_for_count(q75 - q25, n_wrong))
+
+
+def _scaled_for_count(spread, n_mistakes):
+    """Scale the range of ``n_mistakes`` values up below ``MISTAKES_FOR_SPREAD``."""
+    return spread * np.sqrt(max(1.0, MISTAKES_FOR_SPREAD / n_mistakes))
 
 
 def _calibration_temperature(logits, y):
