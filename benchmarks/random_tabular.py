@@ -22,9 +22,9 @@ the classes by construction, so where the classes are imbalanced it is
 held to the balanced logistic regression's worst class, elsewhere to the
 plain one's accuracy; a *miss* is either more than 0.03 below. A
 configuration whose training split holds a class of one row is left out
-and counted (``MATClassifier`` refuses it with an error, as scikit-learn's
-``MLPClassifier(early_stopping=True)`` does; 5 of the first 3,000
-configurations, none of the first 180).
+and counted (``MATClassifier`` refuses it with an error that says so: its
+early-stopping split needs a row of each class on each side; 5 of the
+first 3,000 configurations, none of the first 180).
 
 Run ``python benchmarks/random_tabular.py --n-jobs 2`` (60 configurations,
 about 2 minutes on two cores); the tables are printed and written to
@@ -111,9 +111,8 @@ def run_one(i):
     counts = np.bincount(y_train)
     if counts.min() < 2:
         # MATClassifier refuses a class of one training row with an error
-        # (its early-stopping split needs one on each side), as scikit-learn's
-        # MLPClassifier(early_stopping=True) does: the configuration is left
-        # out of the tables, and counted.
+        # (its early-stopping split needs one on each side): the
+        # configuration is left out of the tables, and counted.
         print(f"config {i:3d} {kind:14s} skipped: a class of one training row",
               flush=True)
         return dict(config=i, generator=kind, params=json.dumps(params),
