@@ -48,6 +48,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from skmat import MATClassifier
+from skmat.metrics import worst_class_accuracy
 
 TOLERANCE = 0.03
 
@@ -96,10 +97,6 @@ GENERATORS = {
 }
 
 
-def worst_class(y, pred):
-    return min(float(np.mean(pred[y == c] == c)) for c in np.unique(y))
-
-
 def run_one(i):
     torch.set_num_threads(1)
     kind, params = draw_config(i)
@@ -135,7 +132,7 @@ def run_one(i):
             model.fit(X_train, y_train)
         pred = model.predict(X_test)
         row[f"{name} accuracy"] = float(np.mean(pred == y_test))
-        row[f"{name} worst class"] = worst_class(y_test, pred)
+        row[f"{name} worst class"] = float(worst_class_accuracy(y_test, pred))
     mat = models["MAT"]
     row.update(tau=mat.temperature_, module=str(mat.module_),
                spread=mat.heldout_mistake_spread_, lift=mat.minority_lift_)
