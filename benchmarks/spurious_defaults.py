@@ -75,12 +75,12 @@ def load(name, seed):
         return _split(make_colored_digits(n_classes=3, random_state=seed)), False
     if name.startswith("adult"):
         train, test = fetch_adult(subset="train"), fetch_adult(subset="test")
-        rows = np.arange(len(train.target))
+        X, y = train.data, train.target
         if name != "adult":  # "adult1000": that many training rows at random
             rows = np.random.RandomState(seed).choice(
-                rows, int(name[len("adult"):]), replace=False)
-        return (train.data[rows], train.target[rows], test.data, test.target,
-                test.group_labels), True
+                np.arange(len(y)), int(name[len("adult"):]), replace=False)
+            X, y = X[rows], y[rows]
+        return (X, y, test.data, test.target, test.group_labels), True
     raise ValueError(name)
 
 
