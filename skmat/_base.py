@@ -557,6 +557,17 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         """
         return self.n_iter_no_change
 
+    def _score_patience(self, key, scoring, module):
+        """Epochs after its best *score* before a network is stopped; None: off.
+
+        ``key`` and ``scoring`` as in :meth:`_plateau_tolerance`, ``module``
+        the candidate head (None: the estimator's own). Where a plateau rule
+        is on, its ties can rank later epochs higher for as long as the
+        network trains (see ``skmat._torch._callbacks._past_plateau``);
+        subclasses turn it on.
+        """
+        return None
+
     def _set_candidate(self, key, scores, module, module_scores):
         """Record the candidate kept (subclasses with candidates)."""
 
@@ -575,6 +586,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             validation = _torch.GroupValidation(
                 *scoring, balanced_tolerance=self._balanced_tolerance(key),
                 plateau_tolerance=self._plateau_tolerance(key, scoring),
+                score_patience=self._score_patience(key, scoring, module),
             )
             callbacks = [
                 ("valid_score", validation),
@@ -601,9 +613,11 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         scores = np.asarray(net.history[:, "valid_score"], dtype=np.float64)
         best = int(np.argmax(net.history[:, "valid_rank"]))
         top = float(scores[best])
-        if validation.plateau_ is not None and len(net.history) < net.max_epochs:
+        stopped = len(net.history) < net.max_epochs or validation.past_plateau_
+        if validation.plateau_ is not None and stopped:
             # Stopped past its best: the first epoch of its plateau (a network
-            # still improving when the epochs run out keeps its best).
+            # whose score is still improving when the epochs run out keeps
+            # its best).
             epoch, _, state = validation.plateau_.kept
             net.module_.load_state_dict(state)
             best, top = epoch - 1, validation.plateau_.top
@@ -644,6 +658,9 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             balanced_tolerance=[self._balanced_tolerance(key) for _, key in specs],
             plateau_tolerance=[
                 self._plateau_tolerance(key, scoring) for _, key in specs
+            ],
+            score_patience=[
+                self._score_patience(key, scoring, module) for module, key in specs
             ],
         )
         callbacks = [("valid_score", validation)]

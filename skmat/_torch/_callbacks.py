@@ -137,7 +137,8 @@ class _PlateauStart:
     earliest of them has trained, and memorized, least. An epoch within the
     tolerance but cut off from the best by a worse one is not taken: it is
     a lucky epoch of a run still learning, not the start of its plateau.
-    ``kept`` is ``(epoch, score, state)``, ``top`` the best score.
+    ``kept`` is ``(epoch, score, state)``, ``top`` the best score and
+    ``top_epoch`` the epoch that first scored it.
 
     Only the states of epochs that can still start a plateau are copied:
     an epoch that beats the one before it, as long as no later epoch has
@@ -147,6 +148,7 @@ class _PlateauStart:
     def __init__(self, tolerance):
         self.tolerance = tolerance
         self.top = None
+        self.top_epoch = None
         self.kept = None
         self._last = -np.inf
         self._starts = []  # (epoch, score, state, score of the epoch before)
@@ -159,7 +161,7 @@ class _PlateauStart:
             self._starts.append((epoch, score, state(), self._last))
         self._last = score
         if self.top is None or score > self.top:
-            self.top = score
+            self.top, self.top_epoch = score, epoch
             floor = score - self.tolerance
             # The plateau starts after the last epoch that scored below the floor.
             first = max(i for i, start in enumerate(self._starts) if start[3] < floor)
@@ -184,17 +186,22 @@ class GroupValidation(Callback):
     than that below the best of the run so far ranks below every epoch
     within it (see :class:`_BalancedRank`). With ``plateau_tolerance``,
     ``plateau_.kept`` is the first epoch of the best epoch's plateau (see
-    :class:`_PlateauStart`), for the caller to restore.
+    :class:`_PlateauStart`), for the caller to restore, and with
+    ``score_patience`` too training ends that many epochs after the best
+    score, whatever the ties (see :func:`_past_plateau`), and
+    ``past_plateau_`` says so.
     """
 
     def __init__(self, X_valid, y_valid, groups, source="class",
-                 balanced_tolerance=None, plateau_tolerance=None):
+                 balanced_tolerance=None, plateau_tolerance=None,
+                 score_patience=None):
         self.X_valid = X_valid
         self.y_valid = y_valid
         self.groups = groups
         self.source = source
         self.balanced_tolerance = balanced_tolerance
         self.plateau_tolerance = plateau_tolerance
+        self.score_patience = score_patience
 
     def _score(self, net):
         logits = predict_logits(net, self.X_valid)
@@ -203,6 +210,7 @@ class GroupValidation(Callback):
     def on_train_begin(self, net, **kwargs):
         self.scorer_ = ValidationScorer(self.y_valid, self.groups, self.source)
         self.rank_ = _BalancedRank(self.balanced_tolerance)
+        self.past_plateau_ = False
         self.plateau_ = (
             None if self.plateau_tolerance is None
             else _PlateauStart(self.plateau_tolerance)
@@ -219,6 +227,9 @@ class GroupValidation(Callback):
             self.plateau_.update(
                 len(net.history), record[0], lambda: state_copy(net.module_)
             )
+            if _past_plateau(self.plateau_, len(net.history), self.score_patience):
+                self.past_plateau_ = True
+                raise KeyboardInterrupt  # skorch ends training
 
     def on_train_end(self, net, **kwargs):
         # Do not keep a copy of the validation data inside the fitted net.
@@ -243,11 +254,15 @@ class HeadsValidation(Callback):
     head, or a list of one per head, None for the best epoch), a head that
     early stopping ends keeps the first epoch of its best epoch's plateau
     (see :class:`_PlateauStart`), and ``top_score_[h]`` is its best score;
-    a head still improving when the epochs run out keeps its best epoch.
+    with ``score_patience`` (likewise) such a head is also ended that many
+    epochs after its best *score*, whatever its ties (see
+    :func:`_past_plateau`). A head still improving when the epochs run out
+    keeps its best epoch.
     """
 
     def __init__(self, X_valid, y_valid, groups, source="class", patience=None,
-                 balanced_tolerance=None, plateau_tolerance=None):
+                 balanced_tolerance=None, plateau_tolerance=None,
+                 score_patience=None):
         self.X_valid = X_valid
         self.y_valid = y_valid
         self.groups = groups
@@ -255,6 +270,7 @@ class HeadsValidation(Callback):
         self.patience = patience
         self.balanced_tolerance = balanced_tolerance
         self.plateau_tolerance = plateau_tolerance
+        self.score_patience = score_patience
 
     def _records(self, net):
         logits = predict_logits(net, self.X_valid)  # (H, n_valid, K)
@@ -274,6 +290,7 @@ class HeadsValidation(Callback):
             for tolerance in _per_head(self.balanced_tolerance, n_heads)
         ]
         self.patience_ = _per_head(self.patience, n_heads)
+        self.score_patience_ = _per_head(self.score_patience, n_heads)
         tolerances = _per_head(self.plateau_tolerance, n_heads)
         self.plateau_ = [
             None if tolerance is None else _PlateauStart(tolerance)
@@ -309,7 +326,9 @@ class HeadsValidation(Callback):
             plateau = self.plateau_[h]
             if plateau is not None:
                 plateau.update(epoch, record[0], state)
-            if self.patience_[h] is not None and self.misses_[h] >= self.patience_[h]:
+            if (
+                self.patience_[h] is not None and self.misses_[h] >= self.patience_[h]
+            ) or _past_plateau(plateau, epoch, self.score_patience_[h]):
                 bank.active[h] = False
                 if plateau is not None:
                     # Stopped past its best: the first epoch of its plateau.
@@ -321,6 +340,22 @@ class HeadsValidation(Callback):
     def on_train_end(self, net, **kwargs):
         # Do not keep a copy of the validation data inside the fitted net.
         self.X_valid = self.y_valid = self.groups = self.scorer_ = None
+
+
+def _past_plateau(plateau, n_epochs, patience):
+    """Whether a run with a plateau rule is past its best score by ``patience``.
+
+    Its tie-breaks (balanced accuracy, then the loss, mostly the majority's)
+    can rank later epochs of a flat score higher for as long as the network
+    trains on, which is what the plateau rule ignores: with this patience,
+    the run has stopped improving once its best *score* is that old.
+    """
+    return (
+        plateau is not None
+        and patience is not None
+        and plateau.top_epoch is not None
+        and n_epochs - plateau.top_epoch >= patience
+    )
 
 
 def _per_head(value, n_heads):
