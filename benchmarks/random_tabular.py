@@ -169,16 +169,16 @@ def report(frame, output_dir):
         "|---" * (len(methods) + 4) + "|",
     ]
     missed = misses(frame)
+
+    def cells(part):
+        return " | ".join(f"{part[f'{m} accuracy'].mean():.3f} / "
+                          f"{part[f'{m} worst class'].mean():.3f}" for m in methods)
+
     for (kind, imbalanced), part in frame.groupby(["generator", "imbalanced"]):
-        cells = [f"{part[f'{m} accuracy'].mean():.3f} / "
-                 f"{part[f'{m} worst class'].mean():.3f}" for m in methods]
         n_missed = int(missed["config"].isin(part["config"]).sum())
         lines.append(f"| {kind} | {'yes' if imbalanced else 'no'} | {len(part)} | "
-                     + " | ".join(cells) + f" | {n_missed} |")
-    cells = [f"{frame[f'{m} accuracy'].mean():.3f} / "
-             f"{frame[f'{m} worst class'].mean():.3f}" for m in methods]
-    lines.append(f"| all | | {len(frame)} | " + " | ".join(cells)
-                 + f" | {len(missed)} |")
+                     + cells(part) + f" | {n_missed} |")
+    lines.append(f"| all | | {len(frame)} | " + cells(frame) + f" | {len(missed)} |")
     if skipped:
         lines += ["", f"{skipped} configuration(s) left out: a class of one "
                   "training row, which `MATClassifier` refuses with an error."]

@@ -353,7 +353,6 @@ def _past_plateau(plateau, n_epochs, patience):
     return (
         plateau is not None
         and patience is not None
-        and plateau.top_epoch is not None
         and n_epochs - plateau.top_epoch >= patience
     )
 
