@@ -447,15 +447,10 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                 X, y_enc, *refit_rows, heldout_logits=heldout_logits
             )
             if full_shift is not None:
-                # A linear head is trained again from zero weights, as
-                # scikit-learn's linear models start: stopped after a few
-                # epochs, it would keep most of a random start, which on many
-                # features is a random projection of every row's noise
-                # (interpretable data: 1,798 noise dimensions, epochs 2-8).
                 self.net_ = self._train_network(
                     X, y_enc, {"shift": full_shift}, None, int(seed_torch),
                     max_epochs=self._refit_epochs(len(X_train), n_samples),
-                    module=module, zero_start=True,
+                    module=module,
                 )["net"]
                 self.shift_ = full_shift
                 self.refitted_ = True
@@ -578,13 +573,12 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
 
     def _train_network(
         self, X_train, y_train, extra, scoring, seed, max_epochs=None, module=None,
-        key=None, zero_start=False,
+        key=None,
     ):
         """Fit one network; return it with its validation curve.
 
         ``module`` overrides the estimator's own (a candidate head); ``key``
-        names the candidate shift it trains with; ``zero_start`` starts a
-        linear module from zero weights (:func:`_torch.start_at_zero`).
+        names the candidate shift it trains with.
         """
         data = _torch.training_data(X_train, **extra)
         callbacks = []
@@ -604,9 +598,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             X_train.shape[1], len(self.classes_), callbacks, X_train, max_epochs,
             module,
         )
-        _torch.fit_net(
-            net, data, _torch.label_tensor(y_train), seed=seed, zero_start=zero_start
-        )
+        _torch.fit_net(net, data, _torch.label_tensor(y_train), seed=seed)
         if scoring is None:
             return dict(
                 net=net,
