@@ -458,6 +458,116 @@ def test_refit_shifts_the_validation_rows_by_the_xrm_twins(refit_data, recorded_
     np.testing.assert_allclose(clf.shift_, expected, atol=1e-5)
 
 
+def test_start_at_zero_sets_a_linear_module_to_zero_and_nothing_else():
+    from skmat._torch import LinearModule, MLPModule, start_at_zero
+
+    linear, mlp = LinearModule(4, 3), MLPModule(4, 3, hidden_layer_sizes=(5,))
+    before = [p.detach().clone() for p in mlp.parameters()]
+    assert start_at_zero(linear) and not start_at_zero(mlp)
+    assert not any(p.detach().any() for p in linear.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, mlp.parameters(), strict=True))
+
+
+def test_a_net_fitted_from_zero_forgets_its_random_start():
+    # fit_net(zero_start=True) zeroes a linear module once initialised: with
+    # full-batch steps (no shuffled order) the fit then depends on no seed.
+    from skmat._torch import fit_net, label_tensor, training_data
+
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    clf = MATClassifier(module="linear", batch_size=None, max_epochs=3)
+    data = training_data(X.astype(np.float32), shift=np.zeros((60, 2), np.float32))
+    weights = {}
+    for zero_start in (True, False):
+        for seed in (0, 1):
+            net = clf._build_net(4, 2, X=X)
+            fit_net(net, data, label_tensor(y), seed=seed, zero_start=zero_start)
+            weights[zero_start, seed] = net.module_.linear.weight.detach().clone()
+    assert torch.equal(weights[True, 0], weights[True, 1])
+    assert not torch.equal(weights[False, 0], weights[False, 1])
+
+
+@pytest.mark.parametrize("module, zeroed", [("linear", True), ("mlp", False)])
+def test_the_refit_of_a_linear_head_starts_at_zero(
+    refit_data, monkeypatch, module, zeroed
+):
+    # Stopped after a few epochs, a linear head keeps much of its random
+    # start; refitted on every row, it starts at zero weights, as
+    # scikit-learn's linear models do. The networks the choice is made on,
+    # and an MLP head's refit, keep their random start.
+    import skmat._torch._engine as engine
+
+    starts = []
+    start_at_zero = engine.start_at_zero
+
+    def recording(module):
+        starts.append(start_at_zero(module))
+        return starts[-1]
+
+    monkeypatch.setattr(engine, "start_at_zero", recording)
+    X, y, heldout = refit_data
+    clf = MATClassifier(module=module, max_epochs=5, temperature=0.5, refit=True,
+                        random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y, heldout_logits=heldout)
+    assert clf.refitted_
+    assert starts == [zeroed]
+
+
+def test_a_zero_start_refit_that_loses_the_validation_rows_is_redone(
+    refit_data, monkeypatch
+):
+    # The epoch was validated on the trajectory from the random start; a
+    # refit from zero that classifies the validation rows it trained on
+    # worse than the network chosen without them is trained again from the
+    # random start, which the refit from the same seed retraces.
+    import skmat._base
+    import skmat._torch._engine as engine
+
+    X, y, heldout = refit_data
+    kw = dict(module="linear", max_epochs=5, temperature=0.5, refit=True,
+              random_state=0)
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return MATClassifier(**kw).fit(X, y, heldout_logits=heldout)
+
+    default = fit().predict_proba(X)
+    monkeypatch.setattr(skmat._base, "_refit_holds", lambda *args: True)
+    zero = fit().predict_proba(X)
+    monkeypatch.setattr(skmat._base, "_refit_holds", lambda *args: False)
+    redone = fit().predict_proba(X)
+    monkeypatch.setattr(engine, "start_at_zero", lambda module: False)
+    random_start = fit().predict_proba(X)
+    np.testing.assert_array_equal(redone, random_start)
+    assert not np.allclose(zero, redone)
+    assert np.array_equal(default, zero) or np.array_equal(default, redone)
+
+
+def test_a_sharpened_shift_on_flipped_labels_is_not_refitted_into_inversion():
+    # Two blobs with 1% of the training labels flipped: no inferred-minority
+    # row reaches the validation split, so the sharpest shift is kept, and
+    # from zero its refit learns the inverted classifier the flipped rows
+    # teach (test accuracy 0.000). The guard keeps the validated trajectory.
+    from sklearn.datasets import make_blobs
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_blobs(1000, centers=2, random_state=1)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, random_state=1
+    )
+    scaler = StandardScaler().fit(X_train)
+    flip = np.random.default_rng(1001).random(len(y_train)) < 0.01
+    y_train = np.where(flip, 1 - y_train, y_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MATClassifier(random_state=1).fit(scaler.transform(X_train), y_train)
+    assert clf.temperature_ < 1 and clf.refitted_
+    assert np.mean(clf.predict(scaler.transform(X_test)) == y_test) > 0.95
+
+
 # --------------------------------------------------------------------------
 # Candidate heads trained in one pass
 # --------------------------------------------------------------------------

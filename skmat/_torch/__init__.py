@@ -46,6 +46,7 @@ from ._modules import (
     check_settings,
     resolve_module,
     resolve_optimizer,
+    start_at_zero,
 )
 from ._nets import (
     GroupDRONet,
@@ -89,6 +90,7 @@ __all__ = [
     "resolve_module",
     "resolve_optimizer",
     "set_num_threads",
+    "start_at_zero",
     "training_data",
     "xrm_training_data",
 ]

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._data import BatchIterator
-from ._modules import optimizer_kwargs, resolve_optimizer
+from ._modules import optimizer_kwargs, resolve_optimizer, start_at_zero
 from ._nets import _EPS, XRMNet
 
 
@@ -54,11 +54,17 @@ def build_net(
     return net
 
 
-def fit_net(net, X, y, *, seed):
-    """Initialise and fit ``net`` under its own torch random state."""
+def fit_net(net, X, y, *, seed, zero_start=False):
+    """Initialise and fit ``net`` under its own torch random state.
+
+    With ``zero_start``, a linear module starts from zero weights instead of
+    its random initialisation (:func:`start_at_zero`).
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net.initialize()
+        if zero_start:
+            start_at_zero(net.module_)
         if isinstance(net, XRMNet):
             net.start_labels(y)
         net.partial_fit(X, y)

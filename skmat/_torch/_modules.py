@@ -38,6 +38,21 @@ class MLPModule(nn.Module):
         return self.layers(X)
 
 
+def start_at_zero(module):
+    """Set the weights and bias of a :class:`LinearModule` to zero, in place.
+
+    Returns whether ``module`` is one; any other module is left as built (a
+    hidden layer needs its random start to break the symmetry of its units,
+    a linear model does not: scikit-learn's linear models start at zero).
+    """
+    if type(module) is not LinearModule:
+        return False
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.zero_()
+    return True
+
+
 class TwinModule(nn.Module):
     """Two independent copies of a module; forward returns ``(2, B, K)``.
 
