@@ -122,11 +122,14 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         network that can memorize needs most. A linear head is refitted from
         zero weights, as scikit-learn's linear models start: stopped after a
         few epochs, it would keep much of a random start, which on many
-        features is a random projection of every row's noise (the
-        interpretable data's minority accuracy: 0.915 from a random start,
-        0.945 from zero, over 20 seeds). The held-out logits of the
-        validation rows come from ``heldout_logits`` or from the fitted XRM
-        (the mean of its twins, neither of which trained on them); an
+        features is a random projection of every row's noise. That refit is
+        kept only if it classifies the validation rows (which it trained on)
+        about as well as the network chosen on the split (balanced accuracy
+        within 0.02); otherwise it is trained again from the random start
+        whose trajectory the kept epoch was validated on. The held-out
+        logits of the validation rows come from ``heldout_logits`` or from
+        the fitted XRM (the mean of its twins, neither of which trained on
+        them); an
         ``xrm`` without ``predict_proba`` gives no refit. ``"auto"`` refits
         when the smallest group the validation rows are scored on (the true
         groups, XRM's inferred groups, or the classes) has fewer than 100
