@@ -97,14 +97,23 @@ GENERATORS = {
 }
 
 
-def run_one(i):
-    torch.set_num_threads(1)
+def make_data(i):
+    """Configuration ``i``'s data, split 70/30 and standardised.
+
+    Returns ``kind, params, X_train, X_test, y_train, y_test``.
+    """
     kind, params = draw_config(i)
     X, y = GENERATORS[kind](**params, random_state=i)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.3, stratify=y, random_state=i)
     scaler = StandardScaler().fit(X_train)
     X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    return kind, params, X_train, X_test, y_train, y_test
+
+
+def run_one(i):
+    torch.set_num_threads(1)
+    kind, params, X_train, X_test, y_train, y_test = make_data(i)
     counts = np.bincount(y_train)
     if counts.min() < 2:
         # MATClassifier refuses a class of one training row with an error
