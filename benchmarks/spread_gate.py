@@ -103,7 +103,7 @@ def run_one(family, i):
     torch.set_num_threads(1)
     record, gate_shut = _open_gate()
     if family == "shortcuts":
-        config, X, y, groups, X_test, y_test, g_test = random_shortcuts.make_data(i)
+        _, X, y, groups, X_test, y_test, g_test = random_shortcuts.make_data(i)
     else:
         _, _, X, X_test, y, y_test = random_tabular.make_data(i)
         if np.bincount(y).min() < 2:  # left out of random_tabular.py too
