@@ -110,8 +110,11 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
     xrm : XRMEstimator or None, default=None
         Source of the held-out logits. It is cloned and fitted on the
         training rows at each :meth:`fit`. ``None`` uses an
-        :class:`XRMEstimator` with this classifier's network settings. Not
-        used when ``heldout_logits`` are passed to :meth:`fit`.
+        :class:`XRMEstimator` with this classifier's network settings, and
+        does not warn where it makes no mistake on a class (most classes of
+        easy data with no shortcut; ``xrm_.degenerate_`` records it): such a
+        class is one inferred group. Not used when ``heldout_logits`` are
+        passed to :meth:`fit`.
     refit : bool or "auto", default="auto"
         After the shift strength and the number of epochs are chosen on the
         validation split that early stopping holds out, train the network

@@ -1,5 +1,6 @@
 """Cross-Risk Minimization (XRM): held-out logits and inferred groups."""
 
+import re
 import warnings
 
 import numpy as np
@@ -13,6 +14,11 @@ from ._base import _NETWORK_CONSTRAINTS, _NeuralClassifierMixin
 from .exceptions import DegenerateEnvironmentWarning, FeatureScaleWarning
 from .utils._docstring import _fill_network_params
 from .utils._warnings import find_stack_level
+
+# The start of the warning that a class holds no cross-mistake. The estimators
+# that build their own XRM (``xrm=None``) keep such a class as one group by
+# design, so they do not pass this warning on.
+_NO_MISTAKE_WARNING = "XRM's twins made no mistake on"
 
 
 @_fill_network_params
@@ -67,7 +73,10 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
     group_labels_ : ndarray of shape (n_samples,)
         Inferred groups of the training data, ``2 * class_index + mistake``.
     degenerate_ : bool
-        True when some class does not split into two environments.
+        True when some class does not split into two environments: the twins
+        made no mistake on any of its examples (what XRM finds in a class
+        with no shortcut) or misclassified all of them (a runaway). Either
+        is said with a :class:`~skmat.exceptions.DegenerateEnvironmentWarning`.
     best_epoch_ : int
         Epoch whose twins were kept.
     history_ : skorch.History
@@ -221,24 +230,30 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
         return (logits.argmax(axis=2) != y_enc[None, :]).any(axis=0).astype(int)
 
     def _check_degenerate(self, y_enc, mistakes):
-        empty = [
-            self.classes_[k]
-            for k in range(len(self.classes_))
-            if len(np.unique(mistakes[y_enc == k])) < 2
-        ]
-        if empty:
+        # Every class has training rows: XRM takes its classes from y.
+        per_class = [mistakes[y_enc == k] for k in range(len(self.classes_))]
+        clean = [self.classes_[k] for k, m in enumerate(per_class) if not m.any()]
+        wrong = [self.classes_[k] for k, m in enumerate(per_class) if m.all()]
+        if clean:
             warnings.warn(
-                "XRM did not split every class into two environments: the twins "
-                "make either no mistake or only mistakes on class(es) "
-                f"{np.asarray(empty).tolist()} "
-                f"(flip rate {self.flip_rate_:.3f}). The inferred groups of these "
-                "classes are one group. Train longer or with a larger `lr` if the "
-                "twins make no mistakes; use SGD, a smaller `lr` or fewer "
-                "`max_epochs` if the flip rate ran away towards 0.5.",
+                f"{_NO_MISTAKE_WARNING} class(es) {np.asarray(clean).tolist()}: "
+                "each of these classes is one inferred group. That is what "
+                "XRM finds where a class holds no shortcut; if you expected a "
+                "minority there, train longer or with a larger `lr`.",
                 DegenerateEnvironmentWarning,
                 stacklevel=find_stack_level(),
             )
-        return bool(empty)
+        if wrong:
+            warnings.warn(
+                "XRM's twins misclassified every example of class(es) "
+                f"{np.asarray(wrong).tolist()} (flip rate {self.flip_rate_:.3f}): "
+                "the echo chamber ran away and the inferred groups of these "
+                "classes are one group. Use SGD, a smaller `lr` or fewer "
+                "`max_epochs`.",
+                DegenerateEnvironmentWarning,
+                stacklevel=find_stack_level(),
+            )
+        return bool(clean or wrong)
 
     def _twin_logits(self, X):
         X = self._validate_X(X)
@@ -362,6 +377,16 @@ class _XRMSourceMixin:
         with warnings.catch_warnings():
             # Said once, by the outer estimator's own check of X.
             warnings.filterwarnings("ignore", category=FeatureScaleWarning)
+            if self.xrm is None:
+                # A class XRM makes no mistake on (most classes of ordinary,
+                # easy data) is one inferred group, which this estimator
+                # handles; the advice to train XRM longer is for a user who
+                # chose its settings (``xrm_.degenerate_`` still records it).
+                warnings.filterwarnings(
+                    "ignore",
+                    message=re.escape(_NO_MISTAKE_WARNING),
+                    category=DegenerateEnvironmentWarning,
+                )
             xrm = fit(xrm, X_train, self.classes_[y_train])
         if len(xrm.classes_) != len(self.classes_):
             raise ValueError(

@@ -266,20 +266,48 @@ def test_device_accepts_a_torch_device():
     MATClassifier(**FAST, device=torch.device("cpu")).fit(X, Y)
 
 
-def test_nested_xrm_warning_points_at_the_callers_line():
-    rng = np.random.default_rng(0)
+def _separable(seed=0):
+    rng = np.random.default_rng(seed)
     X_sep = rng.standard_normal((40, 2))
     y_sep = (X_sep[:, 0] > 0).astype(int)
     X_sep[:, 0] += 5 * (2 * y_sep - 1)  # the twins make no mistake
+    return X_sep, y_sep
+
+
+def _degenerate_warnings(fit):
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        MATClassifier(max_epochs=2, random_state=0).fit(X_sep, y_sep)
-    degenerate = [w for w in record
-                  if issubclass(w.category, DegenerateEnvironmentWarning)]
+        fit()
+    return [w for w in record
+            if issubclass(w.category, DegenerateEnvironmentWarning)]
+
+
+def test_nested_xrm_warning_points_at_the_callers_line():
+    X_sep, y_sep = _separable()
+    degenerate = _degenerate_warnings(lambda: MATClassifier(
+        xrm=XRMEstimator(max_epochs=2), max_epochs=2, random_state=0
+    ).fit(X_sep, y_sep))
     assert degenerate, "the separable data should make XRM degenerate"
     assert all(w.filename == __file__ for w in degenerate), [
         (w.filename, w.lineno) for w in degenerate
     ]
+
+
+@pytest.mark.parametrize("estimator", [
+    MATClassifier(max_epochs=2, random_state=0),
+    GroupDROClassifier(group_source="xrm", max_epochs=2, random_state=0),
+], ids=["MAT", "GroupDRO"])
+def test_own_xrm_keeps_a_class_without_mistakes_as_one_group_silently(estimator):
+    # Easy data with no shortcut: XRM makes no mistake on a class, which the
+    # estimator that built its own XRM handles; no advice to train longer.
+    X_sep, y_sep = _separable()
+    assert not _degenerate_warnings(lambda: estimator.fit(X_sep, y_sep))
+    assert estimator.xrm_.degenerate_
+    # The same XRM fitted on its own says so.
+    direct = _degenerate_warnings(
+        lambda: XRMEstimator(max_epochs=2, random_state=0).fit(X_sep, y_sep))
+    assert [str(w.message).startswith("XRM's twins made no mistake on class(es)")
+            for w in direct] == [True]
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

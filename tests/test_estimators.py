@@ -144,9 +144,29 @@ def test_xrm_reports_a_degenerate_run():
     y = np.repeat([0, 1], 50)
     X = np.c_[10.0 * (2 * y - 1), rng.randn(100, 2) * 0.01]
     xrm = XRMEstimator(module="linear", max_epochs=20, random_state=0)
-    with pytest.warns(DegenerateEnvironmentWarning, match="did not split"):
+    with pytest.warns(DegenerateEnvironmentWarning,
+                      match=r"no mistake on class\(es\) \[0, 1\]"):
         xrm.fit(X, y)
     assert xrm.degenerate_
+
+
+def test_xrm_says_when_a_class_is_all_mistakes():
+    # A class misclassified in full is a runaway, not a class without a
+    # shortcut: a warning of its own, with the advice that fits it.
+    X, y = make_classification(n_samples=60, random_state=0)
+    xrm = XRMEstimator(module="linear", max_epochs=2, random_state=0).fit(X, y)
+    y_enc = np.repeat([0, 1], 5)
+    mistakes = np.r_[np.ones(5, dtype=int), [0, 1, 0, 1, 0]]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert xrm._check_degenerate(y_enc, mistakes)
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 1
+    assert messages[0].startswith("XRM's twins misclassified every example "
+                                  "of class(es) [0]")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not xrm._check_degenerate(y_enc, np.tile([0, 1], 5))
 
 
 def test_infer_group_labels_rejects_unknown_labels(blobs):

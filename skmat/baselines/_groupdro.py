@@ -45,8 +45,9 @@ class GroupDROClassifier(_XRMSourceMixin, _NetworkClassifier):
         With ``group_source="xrm"``: the group-inference model, cloned and
         fitted on the training rows at each :meth:`fit`. ``None`` uses an
         :class:`~skmat.XRMEstimator` with this classifier's network settings
-        (the one :class:`~skmat.MATClassifier` would use). Ignored with
-        ``group_source="given"``.
+        (the one :class:`~skmat.MATClassifier` would use), which does not
+        warn where it makes no mistake on a class: that class is one group.
+        Ignored with ``group_source="given"``.
     memory : str, joblib.Memory or None, default=None
         Cache of fitted XRMs, shared with :class:`~skmat.MATClassifier`: with
         the same ``memory``, the same data, network settings and integer
