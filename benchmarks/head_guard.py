@@ -76,20 +76,27 @@ def choose(heads, source, guard, order):
     return ("mlp", mlp) if better and balanced else ("linear", linear)
 
 
+def candidate_heads(model, metric):
+    """``{(module, tau): score, balanced accuracy and test figure}`` of every
+    candidate of a fitted ``_KeepingCandidates``; ``metric(model)`` gives the
+    test figure. Leaves ``model`` holding the last candidate's network."""
+    heads = {}
+    for (module, tau), fit in model.candidate_fits_.items():
+        # A fitted copy of the model whose network is this candidate's.
+        model.net_ = fit["build"]()
+        heads[module, tau] = dict(score=fit["best_score"],
+                                  balanced=fit["best_balanced_accuracy"],
+                                  test=metric(model))
+    return heads
+
+
 def run_one(name, seed):
     torch.set_num_threads(1)
     X, y, metric = split(name, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = _KeepingCandidates(random_state=seed).fit(X, y)
-    heads = {}
-    for (module, tau), fit in model.candidate_fits_.items():
-        net = fit["build"]()
-        # A fitted copy of the model whose network is this candidate's.
-        model.net_ = net
-        heads[module, tau] = dict(score=fit["best_score"],
-                                  balanced=fit["best_balanced_accuracy"],
-                                  test=metric(model))
+    heads = candidate_heads(model, metric)
     row = dict(dataset=name, seed=seed,
                metric="accuracy" if name in sanity.DATASETS else "wga",
                oracle=max(h["test"] for h in heads.values()))

@@ -40,11 +40,15 @@ from joblib import Parallel, delayed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import head_choice  # noqa: E402
 import sanity  # noqa: E402
 from fit_cost import standardise_adult  # noqa: E402
-from head_guard import _KeepingCandidates, choose, first_within  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+from head_guard import (  # noqa: E402
+    _KeepingCandidates,
+    candidate_heads,
+    choose,
+    first_within,
+)
 from spurious_defaults import load, test_groupings  # noqa: E402
 
 from skmat._mat import AUTO_TEMPERATURES as TEMPERATURES  # noqa: E402
@@ -58,12 +62,8 @@ PLANTED = ("interpretable", "colored_digits", "colored_digits_colour")
 def split(name, seed):
     """Training rows and a function giving ``{row name: test figure}``."""
     if name in sanity.DATASETS:
-        X, y = sanity.DATASETS[name](seed)
-        X, X_test, y, y_test = train_test_split(X, y, test_size=0.3,
-                                                random_state=seed)
-        scaler = StandardScaler().fit(X)
-        X, X_test = scaler.transform(X), scaler.transform(X_test)
-        return X, y, lambda m: {name: float((m.predict(X_test) == y_test).mean())}
+        X, y, accuracy = head_choice.split(name, seed)
+        return X, y, lambda model: {name: accuracy(model)}
     (X, y, X_test, y_test, g_test), scale = load(name, seed)
     if scale:
         X, X_test = standardise_adult(X, X_test)
@@ -101,12 +101,7 @@ def run_one(name, seed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = _KeepingCandidates(random_state=seed).fit(X, y)
-    heads = {}
-    for (module, tau), fit in model.candidate_fits_.items():
-        model.net_ = fit["build"]()
-        heads[module, tau] = dict(score=fit["best_score"],
-                                  balanced=fit["best_balanced_accuracy"],
-                                  test=figures(model))
+    heads = candidate_heads(model, figures)
     shortcut = bool(model._shortcut_without_group_labels())
     order = model._candidate_order(list(TEMPERATURES))
     rows = []
