@@ -132,8 +132,8 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         whose trajectory the kept epoch was validated on. The held-out
         logits of the validation rows come from ``heldout_logits`` or from
         the fitted XRM (the mean of its twins, neither of which trained on
-        them); an
-        ``xrm`` without ``predict_proba`` gives no refit. ``"auto"`` refits
+        them); an ``xrm`` without ``predict_proba`` gives no refit.
+        ``"auto"`` refits
         when the smallest group the validation rows are scored on (the true
         groups, XRM's inferred groups, or the classes) has fewer than 100
         rows: such a group measures the kept epoch too coarsely for it to be

@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
-from sklearn.datasets import make_classification
+from sklearn.datasets import load_wine, make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
+from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from skmat import MATClassifier, WorstGroupScorer, XRMEstimator
@@ -308,6 +309,16 @@ def test_own_xrm_keeps_a_class_without_mistakes_as_one_group_silently(estimator)
         lambda: XRMEstimator(max_epochs=2, random_state=0).fit(X_sep, y_sep))
     assert [str(w.message).startswith("XRM's twins made no mistake on class(es)")
             for w in direct] == [True]
+
+
+def test_default_mat_is_silent_on_wine():
+    # Real, easy data with no shortcut: at defaults XRM makes no mistake on
+    # some class of the standardised wine data, and MAT says nothing of it.
+    X_wine, y_wine = load_wine(return_X_y=True)
+    X_wine = StandardScaler().fit_transform(X_wine)
+    model = MATClassifier(random_state=0)
+    assert not _degenerate_warnings(lambda: model.fit(X_wine, y_wine))
+    assert model.xrm_.degenerate_
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
