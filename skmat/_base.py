@@ -400,7 +400,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         # candidate module (the simplest first), to choose from on the
         # validation rows.
         candidates = shift if isinstance(shift, dict) else {None: shift}
-        modules = self._candidate_modules()
+        modules = self._candidate_modules(X_train)
         if scoring is None:  # nothing to choose on: the simplest
             modules = modules[:1]
         specs = [(module, key) for module in modules for key in candidates]
@@ -520,10 +520,11 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
 
         return max(1, round(self.best_epoch_ * steps(n_split) / steps(n_all)))
 
-    def _candidate_modules(self):
+    def _candidate_modules(self, X_train):
         """Modules to choose from on the validation rows, the simplest first.
 
-        ``(None,)``: the estimator's own ``module``, nothing to choose.
+        ``X_train`` holds the rows the networks train on. ``(None,)``: the
+        estimator's own ``module``, nothing to choose.
         """
         return (None,)
 

@@ -157,7 +157,11 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         is no lower than the linear head's at the same temperature
         (``module_``, ``module_scores_``): a more flexible head can raise the
         worst inferred group by fitting the hard rows XRM got wrong at the
-        others' expense, which balanced accuracy does not reward. The
+        others' expense, which balanced accuracy does not reward. With at
+        least as many features as training rows (after the validation
+        split), as on a frozen backbone's embeddings of a few hundred rows,
+        only the linear head is trained: it can already fit every training
+        row, and an MLP would only memorize more. The
         candidate heads train in one pass over the data. ``module_params``
         then configure the MLP, and the XRM that ``xrm=None`` stands for is
         linear. Without early stopping the linear head is used. A class is
@@ -426,8 +430,14 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             calibrated, y_enc, self.temperature_, len(self.classes_)
         )
 
-    def _candidate_modules(self):
-        return AUTO_MODULES if self.module == "auto" else (None,)
+    def _candidate_modules(self, X_train):
+        if self.module != "auto":
+            return (None,)
+        if X_train.shape[1] >= X_train.shape[0]:
+            # As many features as training rows: the linear head alone (see
+            # AUTO_MODULES).
+            return AUTO_MODULES[:1]
+        return AUTO_MODULES
 
     def _fitted_module(self):
         if self.module != "auto":
@@ -612,7 +622,13 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
 
 
 
-# The candidate heads of module="auto", the simplest first.
+# The candidate heads of module="auto", the simplest first. With at least as
+# many features as training rows only the first competes: rows in general
+# position are then linearly separable whatever their labels, so the linear
+# head can already fit every training row, a shortcut's minority included,
+# and the MLP adds flexibility to memorize with, not to fit (the MAT paper's
+# interpretable data: 1,800 features on 800 rows; scikit-learn's
+# LinearSVC(dual="auto") also chooses by n_samples against n_features).
 AUTO_MODULES = ("linear", "mlp")
 
 # The candidates of temperature="auto", weakest shift first: infinity is no

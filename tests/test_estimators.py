@@ -687,6 +687,35 @@ def test_auto_module_trains_both_heads_on_a_linear_xrm(blobs):
     assert type(plain.net_.module_).__name__ == "LinearModule"
 
 
+@pytest.mark.parametrize(
+    "n_features, given_validation, heads",
+    [
+        (79, False, {"linear", "mlp"}),
+        # 100 rows, 20 held out: as many features as the 80 training rows.
+        (80, False, {"linear"}),
+        # A validation split given: all 100 rows train.
+        (80, True, {"linear", "mlp"}),
+        (100, True, {"linear"}),
+    ],
+)
+def test_auto_module_is_linear_with_as_many_features_as_training_rows(
+    n_features, given_validation, heads
+):
+    X, y = make_classification(
+        n_samples=150, n_features=n_features, n_informative=5, random_state=0
+    )
+    settings = {**FAST, "module": "auto", "module_params": None, "max_epochs": 3}
+    clf = MATClassifier(**settings, random_state=0)
+    if given_validation:
+        clf.fit(X[:100], y[:100], X_val=X[100:], y_val=y[100:])
+    else:
+        clf.fit(X[:100], y[:100])
+    assert set(clf.module_scores_) == heads
+    if heads == {"linear"}:
+        assert clf.module_ == "linear"
+        assert type(clf.net_.module_).__name__ == "LinearModule"
+
+
 def test_auto_module_refits_and_pickles_the_kept_head(blobs, monkeypatch):
     import skmat._base
 
