@@ -161,8 +161,9 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         least as many features as training rows (after the validation
         split), as on a frozen backbone's embeddings of a few hundred rows,
         only the linear head is trained: it can already fit every training
-        row, and an MLP would only memorize more. The
-        candidate heads train in one pass over the data. ``module_params``
+        row, and the MLP would add another way to interpolate them, not a
+        better fit. The candidate heads train in one pass over the data.
+        ``module_params``
         then configure the MLP, and the XRM that ``xrm=None`` stands for is
         linear. Without early stopping the linear head is used. A class is
         instantiated with ``n_features`` and ``n_classes`` when its
@@ -625,10 +626,13 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
 # The candidate heads of module="auto", the simplest first. With at least as
 # many features as training rows only the first competes: rows in general
 # position are then linearly separable whatever their labels, so the linear
-# head can already fit every training row, a shortcut's minority included,
-# and the MLP adds flexibility to memorize with, not to fit (the MAT paper's
-# interpretable data: 1,800 features on 800 rows; scikit-learn's
-# LinearSVC(dual="auto") also chooses by n_samples against n_features).
+# head can already fit every training row, a shortcut's minority included;
+# the MLP adds no fit, only another way to interpolate, and which of two
+# interpolating heads generalises better is decided on a handful of
+# inferred-minority validation rows, mostly by noise. The simpler head costs
+# a fraction (the MAT paper's interpretable data: 1,800 features on 800
+# rows; scikit-learn's LinearSVC(dual="auto") also chooses by n_samples
+# against n_features).
 AUTO_MODULES = ("linear", "mlp")
 
 # The candidates of temperature="auto", weakest shift first: infinity is no
