@@ -41,7 +41,6 @@ from sklearn.preprocessing import StandardScaler
 
 from skmat import MATClassifier, XRMEstimator
 from skmat.baselines import ERMClassifier
-from skmat.exceptions import FeatureScaleWarning
 
 DATASETS = {
     "make_blobs(300), 3 classes": lambda s: datasets.make_blobs(300, random_state=s),
@@ -73,6 +72,10 @@ RAW_DATASETS = ("iris", "wine", "breast_cancer", "digits (10 classes)")
 
 
 def run(seeds, raw=False):
+    # Imported here: fit_cost.py takes DATASETS from this module with older
+    # versions of skmat on the path, which lack the warning.
+    from skmat.exceptions import FeatureScaleWarning
+
     rows = []
     for name, load in DATASETS.items():
         if raw and name not in RAW_DATASETS:
