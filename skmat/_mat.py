@@ -163,12 +163,11 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         only the linear head is trained: it can already fit every training
         row, and the MLP would add another way to interpolate them, not a
         better fit. The candidate heads train in one pass over the data.
-        ``module_params``
-        then configure the MLP, and the XRM that ``xrm=None`` stands for is
-        linear. Without early stopping the linear head is used. A class is
-        instantiated with ``n_features`` and ``n_classes`` when its
-        ``__init__`` takes them, plus ``module_params``; a fixed module also
-        builds that XRM.
+        ``module_params`` then configure the MLP, and the XRM that
+        ``xrm=None`` stands for is linear. Without early stopping the linear
+        head is used. A class is instantiated with ``n_features`` and
+        ``n_classes`` when its ``__init__`` takes them, plus
+        ``module_params``; a fixed module also builds that XRM.
     %(network_params_but_module)s
     %(early_stopping_params)s
     %(runtime_params)s
