@@ -41,7 +41,8 @@ for g, name in data.group_names.items():
 # -----------
 # Both estimators use the same SGD loop; ERM a linear network, MAT a linear
 # or an MLP head (``module="auto"``), whichever wins on the validation rows
-# (``module_``). MAT first fits an
+# (``module_``), and the linear head alone here, where the 1,800 features
+# outnumber the 1,000 training rows. MAT first fits an
 # :class:`~skmat.XRMEstimator` to obtain *held-out* logits for every training
 # row, then trains with a logit shift built from them. The data set's
 # validation split drives early stopping (``X_val``/``y_val``): without group
