@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from _recipes import markdown_table
 from sklearn import datasets
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -98,22 +99,17 @@ def report(frame, output_dir):
                              values="accuracy", aggfunc="mean")
     mean = mean.loc[[d for d in DATASETS if d in mean.index],
                     [m for m in ESTIMATORS if m in mean.columns]]
-    mean["seeds"] = frame.groupby("dataset")["seed"].nunique()
-    mean["MAT - LogisticRegression"] = mean["MAT"] - mean["LogisticRegression"]
-    lines = [
+    gap = mean["MAT"] - mean["LogisticRegression"]
+    table = mean.map(lambda v: f"{v:.3f}")
+    table["seeds"] = frame.groupby("dataset")["seed"].nunique()
+    table["MAT - LogisticRegression"] = gap.map(lambda v: f"{v:+.3f}")
+    table.index.name, table.columns.name = "data", None
+    text = (
         "Test accuracy on ordinary data with more features than training "
         "rows, every estimator at its defaults after a `StandardScaler`, mean "
-        "over seeds; made by `python benchmarks/wide_data.py`.",
-        "",
-        "| data | " + " | ".join(mean.columns) + " |",
-        "|---" * (len(mean.columns) + 1) + "|",
-    ]
-    for name, row in mean.iterrows():
-        cells = [f"{int(v)}" if c == "seeds" else
-                 f"{v:+.3f}" if c.startswith("MAT -") else f"{v:.3f}"
-                 for c, v in row.items()]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines) + "\n"
+        "over seeds; made by `python benchmarks/wide_data.py`.\n\n"
+        + markdown_table(table)
+    )
     print(text)
     (output_dir / "wide_data.md").write_text(text)
 
