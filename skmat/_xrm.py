@@ -184,7 +184,9 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
         self.flip_rate_ = float(np.mean(dynamic != y_enc))
         self.cross_mistakes_ = self._mistakes(logits, y_enc)
         self.group_labels_ = 2 * y_enc + self.cross_mistakes_
-        self.degenerate_ = self._check_degenerate(y_enc, self.cross_mistakes_)
+        self.degenerate_ = self._check_degenerate(
+            y_enc, self.cross_mistakes_, flipped=dynamic != y_enc
+        )
         if self.verbose:
             print(
                 f"XRM: flip rate {self.flip_rate_:.3f} (epoch {self.best_epoch_}), "
@@ -220,7 +222,7 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
             "XRM's echo chamber ran away: the labels of more than half of a "
             f"class were flipped (up to {max(rates):.2f} of a class); {kept}. "
             "The inferred groups may not single out a minority. Lower `lr` or "
-            "`max_epochs`, or use `optimizer='sgd'`.",
+            f"`max_epochs`{self._sgd_advice()}.",
             DegenerateEnvironmentWarning,
             stacklevel=find_stack_level(),
         )
@@ -229,31 +231,62 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
     def _mistakes(logits, y_enc):
         return (logits.argmax(axis=2) != y_enc[None, :]).any(axis=0).astype(int)
 
-    def _check_degenerate(self, y_enc, mistakes):
+    def _sgd_advice(self):
+        # Advice to switch to SGD, for an estimator not already using it.
+        return "" if self.optimizer == "sgd" else ", or use `optimizer='sgd'`"
+
+    def _check_degenerate(self, y_enc, mistakes, flipped):
         # Every class has training rows: XRM takes its classes from y.
-        per_class = [mistakes[y_enc == k] for k in range(len(self.classes_))]
-        clean = [self.classes_[k] for k, m in enumerate(per_class) if not m.any()]
-        wrong = [self.classes_[k] for k, m in enumerate(per_class) if m.all()]
+        # ``flipped``: whether each row's dynamic label differs from y.
+        classes = range(len(self.classes_))
+        per_class = [mistakes[y_enc == k] for k in classes]
+        clean = [k for k, m in enumerate(per_class) if not m.any()]
+        wrong = [k for k, m in enumerate(per_class) if m.all()]
         if clean:
             warnings.warn(
-                f"{_NO_MISTAKE_WARNING} class(es) {np.asarray(clean).tolist()}: "
+                f"{_NO_MISTAKE_WARNING} class(es) {self._names(clean)}: "
                 "each of these classes is one inferred group. That is what "
                 "XRM finds where a class holds no shortcut; if you expected a "
                 "minority there, train longer or with a larger `lr`.",
                 DegenerateEnvironmentWarning,
                 stacklevel=find_stack_level(),
             )
-        if wrong:
+        # A class misclassified in full whose labels were mostly flipped is
+        # the echo chamber running away; one whose labels mostly stayed was
+        # never learned (too few steps, or features that do not predict it),
+        # and fewer epochs would not help it.
+        share = {k: float(np.mean(flipped[y_enc == k])) for k in wrong}
+        runaway = [k for k in wrong if share[k] > 0.5]
+        unlearned = [k for k in wrong if share[k] <= 0.5]
+        if runaway:
             warnings.warn(
                 "XRM's twins misclassified every example of class(es) "
-                f"{np.asarray(wrong).tolist()} (flip rate {self.flip_rate_:.3f}): "
-                "the echo chamber ran away and the inferred groups of these "
-                "classes are one group. Use SGD, a smaller `lr` or fewer "
-                "`max_epochs`.",
+                f"{self._names(runaway)} and flipped most of their labels (up "
+                f"to {max(share[k] for k in runaway):.2f} of a class): the "
+                "echo chamber ran away and the inferred groups of these "
+                "classes are one group. Use a smaller `lr` or fewer "
+                f"`max_epochs`{self._sgd_advice()}.",
+                DegenerateEnvironmentWarning,
+                stacklevel=find_stack_level(),
+            )
+        if unlearned:
+            warnings.warn(
+                "XRM's twins misclassified every example of class(es) "
+                f"{self._names(unlearned)}, though most of their labels were "
+                f"kept (at most {max(share[k] for k in unlearned):.2f} of a "
+                "class flipped): the twins never learned to predict these "
+                "classes, and the inferred groups of these classes are one "
+                "group. Train longer (`max_epochs`) or with a larger `lr`, or "
+                "standardise the features; where the features do not predict "
+                "a class, no setting will.",
                 DegenerateEnvironmentWarning,
                 stacklevel=find_stack_level(),
             )
         return bool(clean or wrong)
+
+    def _names(self, codes):
+        # The class labels of encoded classes, as a list for a message.
+        return np.asarray(self.classes_[codes]).tolist()
 
     def _twin_logits(self, X):
         X = self._validate_X(X)

@@ -151,22 +151,60 @@ def test_xrm_reports_a_degenerate_run():
 
 
 def test_xrm_says_when_a_class_is_all_mistakes():
-    # A class misclassified in full is a runaway, not a class without a
-    # shortcut: a warning of its own, with the advice that fits it.
+    # A class misclassified in full whose labels were mostly flipped is a
+    # runaway, not a class without a shortcut: a warning of its own, with
+    # the advice that fits it.
     X, y = make_classification(n_samples=60, random_state=0)
     xrm = XRMEstimator(module="linear", max_epochs=2, random_state=0).fit(X, y)
     y_enc = np.repeat([0, 1], 5)
     mistakes = np.r_[np.ones(5, dtype=int), [0, 1, 0, 1, 0]]
+    flipped = np.r_[[1, 1, 1, 0, 0], np.zeros(5)].astype(bool)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        assert xrm._check_degenerate(y_enc, mistakes)
+        assert xrm._check_degenerate(y_enc, mistakes, flipped)
     messages = [str(w.message) for w in record]
     assert len(messages) == 1
     assert messages[0].startswith("XRM's twins misclassified every example "
-                                  "of class(es) [0]")
+                                  "of class(es) [0] and flipped most")
+    assert "ran away" in messages[0] and "fewer `max_epochs`" in messages[0]
+    # The estimator already uses SGD: no advice to switch to it.
+    assert "optimizer" not in messages[0]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert not xrm._check_degenerate(y_enc, np.tile([0, 1], 5))
+        assert not xrm._check_degenerate(y_enc, np.tile([0, 1], 5), flipped)
+
+
+def test_xrm_says_when_a_class_was_never_learned():
+    # Labels mostly kept on a class misclassified in full: the twins never
+    # learned it, and fewer epochs would not help. Features that say
+    # nothing of y: each twin predicts one class everywhere (not the same
+    # one), so every row is some twin's mistake, with few labels flipped.
+    y = np.repeat([0, 1, 2], 30)
+    X = np.zeros((90, 2))
+    xrm = XRMEstimator(module="linear", max_epochs=5, random_state=0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        xrm.fit(X, y)
+    assert xrm.degenerate_ and 0 < xrm.flip_rate_ < 0.5
+    messages = [str(w.message) for w in record
+                if "misclassified every" in str(w.message)]
+    assert len(messages) == 1
+    assert messages[0].startswith("XRM's twins misclassified every example "
+                                  "of class(es) [0, 1, 2], though most")
+    assert "never learned" in messages[0] and "Train longer" in messages[0]
+    assert "ran away" not in messages[0]
+
+
+def test_xrm_advises_sgd_only_to_other_optimizers():
+    X, y = make_classification(n_samples=60, random_state=0)
+    y_enc = np.repeat([0, 1], 5)
+    mistakes = np.r_[np.ones(5, dtype=int), [0, 1, 0, 1, 0]]
+    flipped = np.r_[np.ones(5), np.zeros(5)].astype(bool)
+    xrm = XRMEstimator(module="linear", optimizer="adam", max_epochs=2,
+                       random_state=0).fit(X, y)
+    with pytest.warns(DegenerateEnvironmentWarning,
+                      match=r"fewer `max_epochs`, or use `optimizer='sgd'`"):
+        xrm._check_degenerate(y_enc, mistakes, flipped)
 
 
 def test_infer_group_labels_rejects_unknown_labels(blobs):
