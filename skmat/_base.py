@@ -417,7 +417,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                     X_train, y_train, extra, scoring, int(seed_torch), module=module,
                     key=key,
                 )
-        self._judge_candidates(fits, scoring)
+        self._judge_candidates(fits, scoring, X_train, y_train, int(seed_torch))
         order = self._candidate_order(list(candidates))
         balanced = self._balanced_candidates()
         kept = {
@@ -528,11 +528,12 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         """
         return (None,)
 
-    def _judge_candidates(self, fits, scoring):
+    def _judge_candidates(self, fits, scoring, X_train, y_train, seed):
         """Read the trained candidates before one is chosen (subclasses).
 
         ``fits[module, key]`` as in :func:`_choose_module`; ``scoring`` the
-        validation rows, None without them.
+        validation rows, None without them; ``X_train``, ``y_train`` the
+        rows the candidates trained on, ``seed`` their torch seed.
         """
 
     def _candidate_order(self, keys):

@@ -1075,6 +1075,7 @@ def test_a_sharpened_shift_waits_half_the_budget_where_a_shortcut_shows():
     clf = MATClassifier(random_state=0).fit(data.X_train, data.y_train)
     assert clf.temperature_ < 1
     assert clf.minority_lift_ > 0  # a learnable minority, not label noise
+    assert clf.crossfit_lift_ is None  # asked only where the lift fails
     wga = worst_group_accuracy(
         data.y_test, clf.predict(data.X_test), group_labels=data.group_labels_test
     )
@@ -1131,12 +1132,15 @@ def test_label_noise_on_easy_data_gets_no_sharpened_shift():
     assert clf.heldout_mistake_spread_ <= 0.1  # looks like a shortcut
     assert set(clf.temperature_scores_) == {np.inf, 2.0, 0.5, 0.25}  # all trained
     assert clf.minority_lift_ <= 0
+    # Cross-fitted on XRM's halves, the flipped rows stay unlearnable too.
+    assert clf.crossfit_lift_ <= 0
     assert clf.temperature_ > 1
     baseline = LogisticRegression().fit(X_train, y_train).score(X_test, y_test)
     assert clf.score(X_test, y_test) >= baseline - 0.03
     # A fixed temperature is the user's choice: nothing is judged or blocked.
     fixed = MATClassifier(temperature=0.5, random_state=0).fit(X_train, y_train)
     assert fixed.minority_lift_ is None
+    assert fixed.crossfit_lift_ is None
     assert fixed.temperature_ == 0.5
 
 
@@ -1195,6 +1199,28 @@ def test_minority_lift_judges_each_candidate_at_its_last_epoch():
     assert clf.temperature_ > 1
     baseline = LogisticRegression().fit(X_train, y_train).score(X_test, y_test)
     assert clf.score(X_test, y_test) >= baseline - 0.03
+
+
+def test_a_strong_shortcut_passes_the_lift_cross_fitted_on_the_training_rows():
+    """The coloured digits at a 98% majority, seed 0: the validation split
+    holds 1 row of XRM's inferred minority, too few for the lift to pass
+    (minority_lift_ below 0), and MAT fell back to class balancing (test
+    WGA 0.055, temperature=0.5: 0.587). The training rows hold 17 of them;
+    retrained on each half of XRM's split, the sharpened candidates classify
+    the other half's beyond label noise, and a sharpened shift is kept."""
+    from skmat.datasets import make_colored_digits
+    from skmat.metrics import worst_group_accuracy
+
+    data = make_colored_digits(majority_fraction=0.98, random_state=0)
+    clf = MATClassifier(random_state=0).fit(data.X_train, data.y_train)
+    assert clf.heldout_mistake_spread_ <= 0.1
+    assert clf.minority_lift_ <= 0
+    assert clf.crossfit_lift_ > 0
+    assert clf.temperature_ < 1
+    wga = worst_group_accuracy(
+        data.y_test, clf.predict(data.X_test), group_labels=data.group_labels_test
+    )
+    assert wga >= 0.5
 
 
 def test_few_mistakes_of_easy_data_are_not_read_as_a_shortcut():
@@ -1261,6 +1287,12 @@ def test_a_learnable_shortcut_leaves_only_the_sharpened_shifts_to_compete():
     clf.minority_lift_ = 0.2
     assert clf._candidate_order(keys) == [0.25, 0.5]
     clf.minority_lift_ = -0.01
+    assert clf._candidate_order(keys) == [np.inf, 2.0]
+    # The test failed on the validation rows but passes cross-fitted on the
+    # training rows: a learnable minority all the same.
+    clf.crossfit_lift_ = 0.1
+    assert clf._candidate_order(keys) == [0.25, 0.5]
+    clf.crossfit_lift_ = -0.1
     assert clf._candidate_order(keys) == [np.inf, 2.0]
     clf.minority_lift_ = None
     assert clf._candidate_order(keys) == [0.25, 0.5, 2.0, np.inf]
