@@ -534,7 +534,7 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
             for half in (0, 1):
                 rows, other = twin == half, twin != half
                 judged = minority[other]
-                if not judged.any() or judged.all():
+                if not rows.any() or not judged.any() or judged.all():
                     half_lifts.append(-np.inf)
                     continue
                 net = self._train_network(
