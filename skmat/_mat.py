@@ -230,7 +230,8 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         sharpened candidates); a candidate's lift is the lower of its two
         halves', and this is the largest over the candidates. Above 0, the
         sharpened shifts are kept as with ``minority_lift_`` above 0. None
-        elsewhere, or with an ``xrm`` that has no twin assignment.
+        elsewhere, with an ``xrm`` that has no twin assignment, or where a
+        half of every candidate had no inferred-minority row to judge.
     temperature_ : float
         The temperature used: ``temperature``, or the one ``"auto"`` chose.
     temperature_scores_ : dict
@@ -552,6 +553,9 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
                     )
                 )
             lifts.append(min(half_lifts))
+        # -inf: a half with no rows of the inferred minority (or only those)
+        # to judge, in every candidate; then nothing was measured.
+        lifts = [lift for lift in lifts if np.isfinite(lift)]
         return max(lifts) if lifts else None
 
     def _lift_passed(self):
