@@ -673,6 +673,21 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         }
         self.shift_ = self._shifts[key]
         del self._shifts
+        if self.verbose:
+            print(f"{type(self).__name__}: {self._choice_summary()}")
+
+    def _choice_summary(self):
+        # What chose the shift strength and the head, for verbose fits.
+        def signed(value):
+            return "not measured" if value is None else f"{value:+.3f}"
+
+        return (
+            f"temperature {self.temperature_:g}, {self.module_} head; held-out "
+            f"mistake spread {self.heldout_mistake_spread_:.3f} (a shortcut's "
+            f"minority at most {MAX_MISTAKE_SPREAD:g}), minority lift "
+            f"{signed(self.minority_lift_)}, cross-fitted "
+            f"{signed(self.crossfit_lift_)}"
+        )
 
     def infer_group_labels(self, X, y):
         """Infer the groups of labelled data with the fitted XRM.

@@ -55,6 +55,12 @@ def test_verbose_shows_progress_and_a_summary(data, capsys):
     out, err = capsys.readouterr()
     assert "XRM: flip rate" in out
     assert "MATClassifier:" in out
+    # What chose the shift strength and the head.
+    assert (
+        f"MATClassifier: temperature {clf.temperature_:g}, {clf.module_} head; "
+        f"held-out mistake spread {clf.heldout_mistake_spread_:.3f}"
+    ) in out
+    assert "minority lift" in out and "cross-fitted" in out
     assert "epoch" in err  # tqdm bars go to stderr
     # The candidate temperatures train in one pass, under one bar.
     n_candidates = len(clf.temperature_scores_)
