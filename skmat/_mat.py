@@ -518,9 +518,11 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         # each half of XRM's split and judged on the other half's inferred
         # minority against its own accuracy on the other rows. The test
         # holds for one classifier, so each half is a test of its own, and
-        # the candidate passes only if both do: pooled, a half whose network
-        # fits the flipped labels (a low accuracy on the other rows, hence a
-        # lax limit) passed for both in 11 of 197 label-noise fits.
+        # the candidate passes only if both do: with the halves' rows pooled,
+        # a half whose network had fitted the flipped labels (a low accuracy
+        # on the other rows, hence a lax limit) carried the test in 11 of
+        # 197 label-noise fits (docs/benchmarks.md, "The lift cross-fitted
+        # on XRM's halves").
         xrm = self.xrm_
         twin = getattr(xrm, "twin_assignment_", None)
         groups = getattr(xrm, "group_labels_", None)
