@@ -53,7 +53,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skmat import MATClassifier, _torch
+from skmat import MATClassifier
 from skmat._mat import MAX_MISTAKE_SPREAD
 from skmat.metrics import worst_group_accuracy
 from skmat.utils._selection import LIFT_LEVEL, _pooled_minority
@@ -94,28 +94,13 @@ class _RecordingMAT(MATClassifier):
             n_valid=int(_pooled_minority(y_valid, groups).sum()), n_fits=len(fits),
             valid={f"{m}|{k}": list(f["last_pooled_accuracies"])
                    for (m, k), f in fits.items()},
-            halves={},
         )
-        twin, inferred = self.xrm_.twin_assignment_, self.xrm_.group_labels_
-        minority = _pooled_minority(y_train, inferred).astype(bool)
-        for module, key in [(m, k) for m, k in fits if k < 1]:
-            halves = []
-            for half in (0, 1):
-                rows, other = twin == half, twin != half
-                judged = minority[other]
-                if not rows.any() or not judged.any() or judged.all():
-                    halves.append(None)
-                    continue
-                net = self._train_network(
-                    X_train[rows], y_train[rows], {"shift": self._shifts[key][rows]},
-                    None, seed, max_epochs=len(fits[module, key]["scores"]),
-                    module=module,
-                )["net"]
-                correct = (_torch.predict_logits(net, _torch.as_tensor(X_train[other]))
-                           .argmax(axis=1) == y_train[other])
-                halves.append([float(correct[judged].mean()),
-                               float(correct[~judged].mean()), int(judged.sum())])
-            record["halves"][f"{module}|{key}"] = halves
+        halves = self._crossfit_accuracies(fits, X_train, y_train, seed)
+        record["halves"] = {
+            f"{module}|{key}": [None if half is None else list(half)
+                                for half in per_half]
+            for (module, key), per_half in (halves or {}).items()
+        }
         self.record_ = record
 
     def _shortcut_learnable(self):

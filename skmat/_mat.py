@@ -523,42 +523,58 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         # on the other rows, hence a lax limit) carried the test in 11 of
         # 197 label-noise fits (docs/benchmarks.md, "The lift cross-fitted
         # on XRM's halves").
+        halves = self._crossfit_accuracies(fits, X_train, y_train, seed)
+        if halves is None:
+            return None
+        lifts = [
+            min(
+                -np.inf if half is None else minority_lift(*half, len(halves))
+                for half in per_half
+            )
+            for per_half in halves.values()
+        ]
+        # -inf: a half with no rows of the inferred minority (or only those)
+        # to judge, in every candidate; then nothing was measured.
+        lifts = [lift for lift in lifts if np.isfinite(lift)]
+        return max(lifts) if lifts else None
+
+    def _crossfit_accuracies(self, fits, X_train, y_train, seed):
+        # Each sharpened candidate trained again, as long as it trained, on
+        # each half of XRM's split: {(module, key): [per half, its accuracy
+        # on the other half's inferred minority, on that half's other rows,
+        # and the minority's count; None where a half has no training row,
+        # or no inferred-minority row (or only those) to judge]}. None where
+        # XRM gave no twin assignment of these rows.
         xrm = self.xrm_
         twin = getattr(xrm, "twin_assignment_", None)
         groups = getattr(xrm, "group_labels_", None)
         if twin is None or groups is None or len(twin) != len(y_train):
             return None
         minority = _pooled_minority(y_train, groups).astype(bool)
-        sharpened = [(module, key) for module, key in fits if key < 1]
-        lifts = []
-        for module, key in sharpened:
-            epochs = len(fits[module, key]["scores"])
-            half_lifts = []
+        halves = {}
+        for module, key in [(module, key) for module, key in fits if key < 1]:
+            per_half = []
             for half in (0, 1):
                 rows, other = twin == half, twin != half
                 judged = minority[other]
                 if not rows.any() or not judged.any() or judged.all():
-                    half_lifts.append(-np.inf)
+                    per_half.append(None)
                     continue
                 net = self._train_network(
                     X_train[rows], y_train[rows], {"shift": self._shifts[key][rows]},
-                    None, seed, max_epochs=epochs, module=module,
+                    None, seed, max_epochs=len(fits[module, key]["scores"]),
+                    module=module,
                 )["net"]
                 correct = (
                     _torch.predict_logits(net, _torch.as_tensor(X_train[other]))
                     .argmax(axis=1) == y_train[other]
                 )
-                half_lifts.append(
-                    minority_lift(
-                        correct[judged].mean(), correct[~judged].mean(),
-                        int(judged.sum()), len(sharpened),
-                    )
-                )
-            lifts.append(min(half_lifts))
-        # -inf: a half with no rows of the inferred minority (or only those)
-        # to judge, in every candidate; then nothing was measured.
-        lifts = [lift for lift in lifts if np.isfinite(lift)]
-        return max(lifts) if lifts else None
+                per_half.append((
+                    float(correct[judged].mean()), float(correct[~judged].mean()),
+                    int(judged.sum()),
+                ))
+            halves[module, key] = per_half
+        return halves
 
     def _lift_passed(self):
         # Some candidate classifies the inferred minority beyond label noise:
