@@ -1300,3 +1300,26 @@ def test_a_learnable_shortcut_leaves_only_the_sharpened_shifts_to_compete():
     clf.heldout_mistake_spread_ = 0.3
     clf.minority_lift_ = None
     assert clf._candidate_order(keys) == keys
+
+
+def test_the_optimizer_steps_every_parameter_in_one_call():
+    # torch's optimizers loop over the parameter tensors one by one on the
+    # CPU unless told otherwise; the nets ask for the multi-tensor ("foreach")
+    # step, the same arithmetic in fewer calls. An optimizer without that
+    # option gets nothing it does not accept.
+    from skmat._torch._modules import optimizer_kwargs
+
+    assert optimizer_kwargs(torch.optim.SGD, 0.9, 0.0) == {
+        "momentum": 0.9, "weight_decay": 0.0, "foreach": True,
+    }
+    assert optimizer_kwargs(torch.optim.Adam, 0.9, 1e-4) == {
+        "weight_decay": 1e-4, "foreach": True,
+    }
+    assert optimizer_kwargs(torch.optim.LBFGS, 0.9, 0.0) == {}
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    net = MATClassifier(module="linear", max_epochs=2)._build_net(4, 2, X=X)
+    net.initialize()
+    assert net.optimizer_.defaults["foreach"] is True
+    # verbose=0 prints nothing: skorch's PrintLog, which would still format
+    # a table at every epoch, is not among the callbacks.
+    assert "print_log" not in dict(net.callbacks_)

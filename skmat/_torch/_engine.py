@@ -48,6 +48,10 @@ def build_net(
         callbacks=list(callbacks),
         device=device,
         verbose=0,
+        # verbose=0 prints nothing, yet skorch's PrintLog still formats a
+        # table of the history at every epoch; the package reports progress
+        # itself (EpochProgress), so the log is dropped.
+        callbacks__print_log=None,
         **opt_kwargs,
         **kwargs,
     )

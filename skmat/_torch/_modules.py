@@ -279,6 +279,11 @@ def optimizer_kwargs(optimizer, momentum, weight_decay):
         kwargs["momentum"] = momentum
     if "weight_decay" in params:
         kwargs["weight_decay"] = weight_decay
+    if "foreach" in params:
+        # One call per step for all parameters instead of one per tensor:
+        # the same arithmetic (bit-identical results), less per-step
+        # overhead on the CPU, where torch's default is the per-tensor loop.
+        kwargs["foreach"] = True
     return kwargs
 
 
