@@ -280,9 +280,10 @@ def optimizer_kwargs(optimizer, momentum, weight_decay):
     if "weight_decay" in params:
         kwargs["weight_decay"] = weight_decay
     if "foreach" in params:
-        # One call per step for all parameters instead of one per tensor:
-        # the same arithmetic (bit-identical results), less per-step
-        # overhead on the CPU, where torch's default is the per-tensor loop.
+        # One call per step for all parameters instead of one per tensor,
+        # the same update of each element (SGD, Adam and AdamW fits were
+        # checked bit-identical), less per-step overhead on the CPU, where
+        # torch's default is the per-tensor loop (on CUDA it is this one).
         kwargs["foreach"] = True
     return kwargs
 
