@@ -129,6 +129,7 @@ class _NeuralClassifierMixin(ClassifierMixin):
         if max_epochs is not None:
             settings["max_epochs"] = max_epochs
         n_samples = None if X is None else len(X)
+        settings["epoch_rows"] = _epoch_rows(settings["batch_size"], n_samples)
         settings["batch_size"] = _resolve_batch_size(settings["batch_size"], n_samples)
         settings["lr"] = _resolve_lr(settings["lr"], X)
         # n_classes: the width the net checks the module's output against.
@@ -193,7 +194,7 @@ class _NeuralClassifierMixin(ClassifierMixin):
 
     def _logits(self, X):
         X = self._validate_X(X)
-        return _torch.predict_logits(self.net_, _torch.as_tensor(X))
+        return _torch.predict_logits(self.net_, _torch.as_tensor(X), exact=True)
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -516,7 +517,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
         """
         def steps(n):
             batch = _resolve_batch_size(self.batch_size, n) or n
-            return int(np.ceil(n / batch))
+            return int(np.ceil((_epoch_rows(self.batch_size, n) or n) / batch))
 
         return max(1, round(self.best_epoch_ * steps(n_split) / steps(n_all)))
 
@@ -865,13 +866,36 @@ def _resolve_batch_size(batch_size, n_samples):
 
     An epoch budget gives a small data set as many updates as a large one
     gets in a few epochs: 240 rows in batches of 256 make one step an epoch,
-    and 100 epochs of them do not train a network.
+    and 100 epochs of them do not train a network. Under 256 rows the
+    batches stay at 16 rows and an epoch draws more rows than the data
+    hold (:func:`_epoch_rows`).
     """
     if batch_size != "auto":
         return batch_size
     if n_samples is None:
         return 256
     return int(min(256, max(16, np.ceil(n_samples / 16))))
+
+
+# batch_size="auto": the optimizer steps an epoch makes, whatever the data size.
+_AUTO_EPOCH_STEPS = 16
+
+
+def _epoch_rows(batch_size, n_samples):
+    """Rows a training epoch draws: None for one pass over the data.
+
+    With ``batch_size="auto"`` an epoch is 16 steps. From 256 rows one pass
+    makes them (batches of ``ceil(n / 16)`` rows); under 256 rows, batches
+    of 16 make fewer, so the epoch draws 256 rows (the data's rows in
+    random order, again and again): iris's 84 training rows would otherwise
+    make 6 steps an epoch, and the budget, the patience and the epochs that
+    validation compares would count a third of the updates that larger data
+    get. An int ``batch_size`` keeps one pass, as in skorch.
+    """
+    if batch_size != "auto" or n_samples is None:
+        return None
+    rows = _AUTO_EPOCH_STEPS * _resolve_batch_size(batch_size, n_samples)
+    return rows if n_samples < rows else None
 
 
 # "auto" learning rate: this one, unless the data's scale makes it unstable.

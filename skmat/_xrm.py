@@ -290,7 +290,7 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
 
     def _twin_logits(self, X):
         X = self._validate_X(X)
-        return _torch.predict_logits(self.net_, _torch.as_tensor(X))
+        return _torch.predict_logits(self.net_, _torch.as_tensor(X), exact=True)
 
     def predict_proba(self, X):
         """Probabilities averaged over the two twins.

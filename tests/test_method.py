@@ -16,8 +16,9 @@ from sklearn.datasets import make_classification
 from torch import nn
 from torch.nn import functional as F
 
-from skmat import MATClassifier
+from skmat import MATClassifier, XRMEstimator
 from skmat._torch import XRMNet, build_net, class_balanced_cross_entropy, mat_shift
+from skmat.baselines import ERMClassifier
 from skmat.metrics import worst_group_accuracy
 
 
@@ -245,7 +246,10 @@ def test_the_fit_adds_each_rows_own_shift_in_the_training_loss(monkeypatch):
     monkeypatch.setattr(_nets.MATNet, "get_loss", spy)
     clf, X, y = _fitted_mat()
     X32 = X.astype(np.float32)
-    assert len(seen) == clf.n_epochs_ * int(np.ceil(len(X) / 16))
+    # 80 rows: batch_size="auto" makes batches of 16, and an epoch draws
+    # 256 rows (16 steps), as an epoch of larger data.
+    assert len(X) == 80
+    assert len(seen) == clf.n_epochs_ * 16
     for xb, shift, y_pred, yb, loss in seen:
         rows = [int(np.flatnonzero((X32 == row).all(axis=1))[0]) for row in xb.numpy()]
         np.testing.assert_array_equal(shift.numpy(), clf.shift_[rows])
@@ -373,6 +377,69 @@ def test_batches_are_the_rows_of_a_permutation():
         np.testing.assert_array_equal(yb.numpy(), rows % 3)
 
 
+def test_an_epoch_of_small_data_draws_its_rows_again():
+    """epoch_rows: successive permutations cut at that many rows, each row
+    drawn as often as every other, give or take one."""
+    from skorch.dataset import Dataset
+
+    from skmat._torch._data import BatchIterator, training_data
+
+    X = np.arange(40, dtype=np.float32).reshape(20, 2)
+    data = training_data(X, index=np.arange(20))
+    labels = torch.as_tensor(np.arange(20) % 3)
+    iterator = BatchIterator(
+        Dataset(data, labels), batch_size=6, shuffle=True, epoch_rows=50
+    )
+    batches = list(iterator)
+    assert len(iterator) == len(batches) == 9
+    assert [len(yb) for _, yb in batches] == [6] * 8 + [2]
+    index = np.concatenate([xb["index"].numpy() for xb, _ in batches])
+    assert sorted(index[:40]) == sorted(list(range(20)) * 2)
+    assert set(np.bincount(index, minlength=20)) <= {2, 3}
+    for xb, yb in batches:
+        np.testing.assert_array_equal(yb.numpy(), xb["index"].numpy() % 3)
+    # Fewer epoch rows than the data's, or no shuffling (prediction): one pass.
+    for kwargs in (dict(shuffle=True, epoch_rows=10), dict(epoch_rows=50)):
+        iterator = BatchIterator(Dataset(data, labels), batch_size=6, **kwargs)
+        assert len(iterator) == 4
+        assert sum(len(yb) for _, yb in iterator) == 20
+
+
+@pytest.mark.parametrize(
+    "batch_size, n, rows", [("auto", 84, 256), ("auto", 255, 256), ("auto", 256, None),
+                            ("auto", 5000, None), (16, 84, None), (None, 84, None)]
+)
+def test_auto_batches_make_16_steps_an_epoch_on_small_data(batch_size, n, rows):
+    from skmat._base import _epoch_rows
+
+    assert _epoch_rows(batch_size, n) == rows
+
+
+def test_an_estimator_on_iris_sized_data_steps_16_times_an_epoch():
+    X, y = make_classification(n_samples=105, n_features=4, random_state=0)
+    clf = ERMClassifier(max_epochs=3, random_state=0).fit(X, y)
+    # 84 training rows after the validation split: 16 batches of 16 rows.
+    assert [h["train_batch_count"] for h in clf.net_.history] == [16] * 3
+    assert [h["batches"][0]["train_batch_size"] for h in clf.net_.history] == [256] * 3
+    fixed = ERMClassifier(max_epochs=3, batch_size=16, random_state=0).fit(X, y)
+    assert [h["train_batch_count"] for h in fixed.net_.history] == [6] * 3
+
+
+def test_probabilities_of_a_row_do_not_depend_on_the_rows_beside_it():
+    """Prediction runs in float64: a row alone, or among others, gets the
+    same probabilities to far below scikit-learn's 1e-7."""
+    X, y = make_classification(n_samples=300, n_features=8, random_state=0)
+    X = 30 * X  # large logits, where float32 kernels differ the most
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        erm = ERMClassifier(module="mlp", max_epochs=5, random_state=0).fit(X, y)
+        xrm = XRMEstimator(max_epochs=5, random_state=0).fit(X, y)
+    for model in (erm, xrm):
+        full = model.predict_proba(X)
+        alone = np.vstack([model.predict_proba(X[i:i + 1]) for i in range(0, 300, 7)])
+        np.testing.assert_allclose(alone, full[::7], rtol=0, atol=1e-12)
+
+
 @pytest.fixture(scope="module")
 def refit_data():
     X, y = make_classification(n_samples=160, n_features=5, random_state=1)
@@ -380,9 +447,10 @@ def refit_data():
     return X, y, heldout
 
 
-def test_refit_trains_as_many_steps_on_every_row(refit_data):
+@pytest.mark.parametrize("batch_size, steps", [(16, (8, 10)), ("auto", (16, 16))])
+def test_refit_trains_as_many_steps_on_every_row(refit_data, batch_size, steps):
     X, y, heldout = refit_data
-    kw = dict(max_epochs=15, temperature=0.5, random_state=0)
+    kw = dict(max_epochs=15, temperature=0.5, random_state=0, batch_size=batch_size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         refitted = MATClassifier(**kw).fit(X, y, heldout_logits=heldout)
@@ -390,10 +458,17 @@ def test_refit_trains_as_many_steps_on_every_row(refit_data):
     assert refitted.refitted_ and not kept.refitted_
     # The choice made on the split is the same; the refit then trains as
     # many steps on every row, with every row's shift: 128 rows in batches
-    # of 16 made 8 steps an epoch, 160 rows make 10.
+    # of 16 made 8 steps an epoch, 160 rows make 10. With "auto" an epoch
+    # of either draws 256 rows: 16 steps.
     assert refitted.best_epoch_ == kept.best_epoch_
     np.testing.assert_array_equal(refitted.validation_score_, kept.validation_score_)
-    assert len(refitted.net_.history) == max(1, round(refitted.best_epoch_ * 8 / 10))
+    split, full = steps
+    assert [h["train_batch_count"] for h in refitted.net_.history] == (
+        [full] * len(refitted.net_.history)
+    )
+    assert len(refitted.net_.history) == max(
+        1, round(refitted.best_epoch_ * split / full)
+    )
     assert len(kept.net_.history) == kept.n_epochs_
     calibrated = heldout / refitted.heldout_temperature_
     np.testing.assert_allclose(refitted.shift_, mat_shift(calibrated, y, 0.5, 2),

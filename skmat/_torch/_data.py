@@ -32,25 +32,45 @@ class BatchIterator:
 
     Used as skorch's ``iterator_train`` and ``iterator_valid``: skorch's
     default ``DataLoader`` indexes and collates one sample at a time.
+
+    ``epoch_rows`` (training only, None: one pass) is the number of rows an
+    epoch draws when it exceeds the data: successive random permutations of
+    the rows, cut at ``epoch_rows``, so that on small data an epoch makes as
+    many optimizer steps as on larger data and each row is drawn equally
+    often in expectation.
     """
 
-    def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False):
+    def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False,
+                 epoch_rows=None):
         self.X, self.y = dataset.X, dataset.y
         self.n = _length(self.X)
         self.batch_size = self.n if batch_size in (None, -1) else int(batch_size)
         self.batch_size = max(1, self.batch_size)
         self.shuffle = shuffle
+        self.epoch_rows = (
+            int(epoch_rows)
+            if shuffle and epoch_rows is not None and epoch_rows > self.n > 0
+            else None
+        )
 
     def __len__(self):
-        return math.ceil(self.n / self.batch_size)
+        return math.ceil((self.epoch_rows or self.n) / self.batch_size)
+
+    def _order(self):
+        """Return the epoch's row indices (a tensor), or None for the rows in order."""
+        if self.epoch_rows is not None:
+            passes = math.ceil(self.epoch_rows / self.n)
+            order = torch.cat([torch.randperm(self.n) for _ in range(passes)])
+            return order[: self.epoch_rows]
+        if self.shuffle and self.n > self.batch_size:
+            return torch.randperm(self.n)
+        return None
 
     def __iter__(self):
-        if self.shuffle and self.n > self.batch_size:
-            order = torch.randperm(self.n)
-        else:
-            order = None
-        for start in range(0, self.n, self.batch_size):
-            stop = min(start + self.batch_size, self.n)
+        order = self._order()
+        total = self.n if order is None else len(order)
+        for start in range(0, total, self.batch_size):
+            stop = min(start + self.batch_size, total)
             idx = slice(start, stop) if order is None else order[start:stop]
             yb = None if self.y is None else _take(self.y, idx)
             yield _take(self.X, idx), yb

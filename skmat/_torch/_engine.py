@@ -1,5 +1,6 @@
 """Building, fitting, exporting and reading skorch nets; MAT's shift."""
 
+import copy
 import io
 import warnings
 
@@ -26,9 +27,14 @@ def build_net(
     max_epochs,
     device,
     callbacks=(),
+    epoch_rows=None,
     **kwargs,
 ):
-    """Build an initialised skorch net with the fast batch iterator."""
+    """Build an initialised skorch net with the fast batch iterator.
+
+    ``epoch_rows``: rows a training epoch draws where the data hold fewer
+    (:class:`BatchIterator`); None, one pass over the rows.
+    """
     optimizer = resolve_optimizer(optimizer)
     opt_kwargs = {
         f"optimizer__{k}": v
@@ -43,6 +49,7 @@ def build_net(
         batch_size=-1 if batch_size is None else batch_size,
         iterator_train=BatchIterator,
         iterator_train__shuffle=True,
+        iterator_train__epoch_rows=epoch_rows,
         iterator_valid=BatchIterator,
         train_split=None,
         callbacks=list(callbacks),
@@ -133,15 +140,27 @@ def _plain(value):
     return value
 
 
-def predict_logits(net, X, batch_size=4096):
-    """Logits of ``net`` on the float32 tensor ``X`` as a numpy array."""
+def predict_logits(net, X, batch_size=4096, exact=False):
+    """Logits of ``net`` on the float32 tensor ``X`` as a numpy array.
+
+    ``exact``: compute in float64 on a copy of the module, so that a row's
+    logits do not depend on the rows predicted with it. In float32 the
+    kernels that a batch's size selects sum in different orders, and the
+    probabilities of a well-trained network move by about 1e-7 between a
+    row predicted alone and among others (scikit-learn's
+    ``check_methods_subset_invariance``). Not on Apple's ``mps`` devices,
+    which have no float64.
+    """
     module = net.module_
+    dtype = None
+    if exact and torch.device(net.device).type != "mps":
+        module, dtype = copy.deepcopy(module).double(), torch.float64
     was_training = module.training
     module.eval()
     out = []
     with torch.no_grad():
         for start in range(0, len(X), batch_size):
-            xb = X[start:start + batch_size].to(net.device)
+            xb = X[start:start + batch_size].to(net.device, dtype=dtype)
             out.append(module(xb).detach().to("cpu"))
     module.train(was_training)
     if not out:

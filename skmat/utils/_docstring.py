@@ -42,10 +42,14 @@ weight_decay : float, default=0.0
     Weight decay (L2 penalty).
 batch_size : int, "auto" or None, default="auto"
     Rows per step; ``None`` trains on the full batch. ``"auto"`` takes
-    ``clip(n_train / 16, 16, 256)`` rows, about 16 steps per epoch on small
-    data sets, so that the epoch budget trains small and large data alike.
+    ``clip(n_train / 16, 16, 256)`` rows, and an epoch makes about 16 steps
+    (more above 4,096 rows): under 256 training rows an epoch draws 256
+    (the rows in random order, again and again), so that the epoch budget,
+    the patience and the epochs early stopping compares train small and
+    large data alike.
 max_epochs : int, default=100
-    Number of passes over the training rows; early stopping, where the
+    Number of epochs (passes over the training rows, or 16 steps on data
+    under 256 rows with ``batch_size="auto"``); early stopping, where the
     estimator has it, may end training sooner."""
 
 _EARLY_STOPPING_PARAMS = """\
