@@ -18,7 +18,9 @@ LogisticRegression - 0.03 on every row; the script prints which rows miss them.
 Run ``python benchmarks/sanity.py`` (about four minutes on two cores with one
 seed); the table is printed and written to ``docs/results/sanity.{csv,md}``.
 ``--first-seed 3 --output-dir docs/results/heldout_seeds`` runs seeds that
-the published table does not use. ``--raw`` fits the four real data sets
+the published table does not use. ``--update NAME ...`` fits only those
+data sets and replaces their rows in the CSV already there (after a change
+that can move only them). ``--raw`` fits the four real data sets
 (iris, wine, breast cancer, digits) on their own feature scales, with no
 ``StandardScaler``, as a user who skips it would, and adds whether the
 skmat estimators warned (``FeatureScaleWarning``, share of seeds); written
@@ -71,7 +73,8 @@ BARS = {"ERMClassifier": 0.02, "MATClassifier": 0.03}
 RAW_DATASETS = ("iris", "wine", "breast_cancer", "digits (10 classes)")
 
 
-def run(seeds, raw=False):
+def run(seeds, raw=False, only=None):
+    """Fit every estimator on every data set (``only``: these) and seed."""
     # Imported here: fit_cost.py takes DATASETS from this module with older
     # versions of skmat on the path, which lack the warning.
     from skmat.exceptions import FeatureScaleWarning
@@ -79,6 +82,8 @@ def run(seeds, raw=False):
     rows = []
     for name, load in DATASETS.items():
         if raw and name not in RAW_DATASETS:
+            continue
+        if only is not None and name not in only:
             continue
         for seed in seeds:
             X, y = load(seed)
@@ -132,32 +137,16 @@ def misses(mean):
     return out
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--first-seed", type=int, default=0,
-                        help="seeds first-seed, first-seed + 1, ...")
-    parser.add_argument("--output-dir", type=Path, default=Path("docs/results"))
-    parser.add_argument("--raw", action="store_true",
-                        help="no StandardScaler; the four real data sets only")
-    args = parser.parse_args()
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
-    results = run(seeds, raw=args.raw)
+def report(results, seeds, raw, output_dir, command):
+    """Write ``sanity{,_raw}.md`` from the fits of ``results``; return its text."""
     mean = table(results)
-    stem = "sanity_raw" if args.raw else "sanity"
-    results.to_csv(args.output_dir / f"{stem}.csv", index=False)
-    command = f"python benchmarks/sanity.py --seeds {args.seeds}"
-    if args.first_seed:
-        command += f" --first-seed {args.first_seed}"
-    if args.raw:
-        command += " --raw"
+    stem = "sanity_raw" if raw else "sanity"
+    if raw:
         warned = results[results.method == "MATClassifier"].groupby("dataset")[
             "scale_warning"
         ].mean()
         mean["MAT warned (FeatureScaleWarning)"] = warned
-    scaling = "no StandardScaler" if args.raw else "StandardScaler first"
+    scaling = "no StandardScaler" if raw else "StandardScaler first"
     lines = [
         f"Test accuracy at defaults ({scaling}, 70/30 split, mean of "
         f"seeds {seeds.start} to {seeds.stop - 1}); made by `{command}`.",
@@ -172,11 +161,55 @@ def main():
     failed = misses(mean)
     verdict = "all rows meet them." if not failed else "missed: " + "; ".join(failed)
     bars = "Bars (ERM >= LR - 0.02, MAT >= LR - 0.03)"
-    if args.raw:
+    if raw:
         bars += ", which hold for standardised features only"
     lines += ["", f"{bars}: {verdict}"]
     text = "\n".join(lines) + "\n"
-    (args.output_dir / f"{stem}.md").write_text(text)
+    (output_dir / f"{stem}.md").write_text(text)
+    return text
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds first-seed, first-seed + 1, ...")
+    parser.add_argument("--output-dir", type=Path, default=Path("docs/results"))
+    parser.add_argument("--raw", action="store_true",
+                        help="no StandardScaler; the four real data sets only")
+    parser.add_argument(
+        "--update", nargs="+", metavar="DATASET", choices=list(DATASETS),
+        help="fit only these data sets and replace their rows in the CSV "
+        "already in --output-dir (same seeds); the table is redrawn from it",
+    )
+    args = parser.parse_args()
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    stem = "sanity_raw" if args.raw else "sanity"
+    results = run(seeds, raw=args.raw, only=args.update)
+    if args.update:
+        kept = pd.read_csv(args.output_dir / f"{stem}.csv")
+        if sorted(set(kept["seed"])) != list(seeds):
+            raise SystemExit(
+                f"{stem}.csv holds seeds {sorted(set(kept['seed']))}, not "
+                f"{list(seeds)}: give the --seeds and --first-seed it was made with."
+            )
+        kept = kept[~kept["dataset"].isin(args.update)]
+        order = {name: i for i, name in enumerate(DATASETS)}
+        results = pd.concat([kept, results], ignore_index=True).sort_values(
+            "dataset", key=lambda d: d.map(order), kind="stable"
+        )
+    results.to_csv(args.output_dir / f"{stem}.csv", index=False)
+    command = f"python benchmarks/sanity.py --seeds {args.seeds}"
+    if args.first_seed:
+        command += f" --first-seed {args.first_seed}"
+    if args.raw:
+        command += " --raw"
+    if args.update:
+        # The table's figures come from two runs: say which rows are new.
+        command += " --update " + " ".join(f'"{name}"' for name in args.update)
+    text = report(results, seeds, args.raw, args.output_dir, command)
     print()
     print(text)
 
