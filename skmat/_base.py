@@ -894,7 +894,10 @@ def _epoch_rows(batch_size, n_samples):
     """
     if batch_size != "auto" or n_samples is None:
         return None
-    rows = _AUTO_EPOCH_STEPS * _resolve_batch_size(batch_size, n_samples)
+    # Below 16 steps of the smallest batch only: from 256 rows one pass of
+    # batches of ceil(n / 16) rows already makes about 16 steps, and the
+    # rows drawn must stay the data's (16 * ceil(n / 16) can exceed n).
+    rows = _AUTO_EPOCH_STEPS * _resolve_batch_size(batch_size, 0)
     return rows if n_samples < rows else None
 
 

@@ -407,7 +407,8 @@ def test_an_epoch_of_small_data_draws_its_rows_again():
 
 @pytest.mark.parametrize(
     "batch_size, n, rows", [("auto", 84, 256), ("auto", 255, 256), ("auto", 256, None),
-                            ("auto", 5000, None), (16, 84, None), (None, 84, None)]
+                            ("auto", 1006, None), ("auto", 5000, None),
+                            (16, 84, None), (None, 84, None)]
 )
 def test_auto_batches_make_16_steps_an_epoch_on_small_data(batch_size, n, rows):
     from skmat._base import _epoch_rows
@@ -842,6 +843,22 @@ def test_mistake_spread_measures_how_alike_the_mistakes_are():
     assert _mistake_spread(spread, y) == pytest.approx(0.22, abs=0.02)
     few, _ = _heldout_with_mistakes(y, np.array([0.1, 0.2]))
     assert _mistake_spread(few, y) == np.inf  # 2 mistakes: no evidence
+
+
+def test_mistakes_over_half_a_class_are_no_minority():
+    """Alike mistakes that cover most of a class (a class the held-out model
+    never learned) do not read as a shortcut's minority; the same mistakes
+    in a larger class do."""
+    from skmat._mat import MAX_MISTAKE_SPREAD, _mistake_spread
+
+    p_true = np.linspace(0.08, 0.12, 20)
+    y = np.repeat([0, 1], [190, 18])  # 10 mistakes in each class
+    heldout, wrong = _heldout_with_mistakes(y, p_true)
+    assert wrong[y == 1].mean() == pytest.approx(10 / 18)
+    assert _mistake_spread(heldout, y) == np.inf
+    y = np.repeat([0, 1], [190, 22])  # 10 of 22: under half
+    heldout, wrong = _heldout_with_mistakes(y, p_true)
+    assert _mistake_spread(heldout, y) <= MAX_MISTAKE_SPREAD
 
 
 @pytest.mark.parametrize("p_true, sharpened", [
