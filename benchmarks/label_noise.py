@@ -112,10 +112,12 @@ def report(frame, output_dir, command):
             f"| {'-' if np.isnan(worst) else f'{worst:+.3f}'} |"
         )
         if fixed:
-            # Kept out: the lift at most 0 and, where it was asked (packages
-            # since crossfit_lift_), the cross-fitted lift too.
+            # Kept out: the lift at most 0, or not measured (no inferred
+            # minority among the validation rows; packages since the rule
+            # that blocks those too), and, where it was asked (packages since
+            # crossfit_lift_), the cross-fitted lift too.
             crossfit = tried.get("crossfit", pd.Series(np.nan, tried.index))
-            blocked = tried[(tried["lift"] <= 0) & ~(crossfit > 0)]
+            blocked = tried[~(tried["lift"] > 0) & ~(crossfit > 0)]
             line += (
                 f" {len(blocked)} | "
                 + ("-" if blocked.empty else
@@ -130,8 +132,8 @@ def report(frame, output_dir, command):
         "that kept tau < 1 (`minority_lift_` or `crossfit_lift_` above 0); "
         "`worst MAT - LR`: "
         "the lowest difference among those fits"
-        + ("; `lift <= 0`: fits among those where `minority_lift_` (and "
-           "`crossfit_lift_`, where asked) keeps the "
+        + ("; `lift <= 0`: fits among those where `minority_lift_` (at "
+           "most 0, or not measured) and `crossfit_lift_`, where asked, keep the "
            "sharpened shifts out, and the mean accuracy of "
            "`MATClassifier(temperature=0.25)` on them (what a sharpened shift "
            "costs where the test says label noise)" if fixed else "")

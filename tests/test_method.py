@@ -621,14 +621,20 @@ def test_a_zero_start_refit_that_loses_the_validation_rows_is_redone(
     assert np.array_equal(default, zero) or np.array_equal(default, redone)
 
 
-def test_a_sharpened_shift_on_flipped_labels_is_not_refitted_into_inversion():
-    # Two blobs with 1% of the training labels flipped: no inferred-minority
-    # row reaches the validation split, so the sharpest shift is kept, and
-    # from zero its refit learns the inverted classifier the flipped rows
-    # teach (test accuracy 0.000). The guard keeps the validated trajectory.
+def test_a_sharpened_shift_on_flipped_labels_is_not_refitted_into_inversion(
+    monkeypatch,
+):
+    # Two blobs with 1% of the training labels flipped: a sharpened shift
+    # (tau = 0.25, set by the user), refitted from zero, learns the inverted
+    # classifier the flipped rows teach (test accuracy 0.000). The guard
+    # keeps the validated trajectory. At defaults no inferred-minority row
+    # reaches the validation split, the cross-fitted lift says label noise,
+    # and no sharpened shift is kept.
     from sklearn.datasets import make_blobs
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
+
+    import skmat._base
 
     X, y = make_blobs(1000, centers=2, random_state=1)
     X_train, X_test, y_train, y_test = train_test_split(
@@ -637,11 +643,21 @@ def test_a_sharpened_shift_on_flipped_labels_is_not_refitted_into_inversion():
     scaler = StandardScaler().fit(X_train)
     flip = np.random.default_rng(1001).random(len(y_train)) < 0.01
     y_train = np.where(flip, 1 - y_train, y_train)
+    held = []
+    refit_holds = skmat._base._refit_holds
+    monkeypatch.setattr(
+        skmat._base, "_refit_holds", lambda *a: held.append(refit_holds(*a)) or held[-1]
+    )
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        clf = MATClassifier(random_state=1).fit(scaler.transform(X_train), y_train)
-    assert clf.temperature_ < 1 and clf.refitted_
-    assert np.mean(clf.predict(scaler.transform(X_test)) == y_test) > 0.95
+        clf = MATClassifier(temperature=0.25, random_state=1).fit(X_train, y_train)
+        default = MATClassifier(random_state=1).fit(X_train, y_train)
+    assert clf.refitted_ and held[0] is False  # the zero-start refit inverted
+    assert np.mean(clf.predict(X_test) == y_test) > 0.95
+    assert default.minority_lift_ is None and default.crossfit_lift_ <= 0
+    assert default.temperature_ >= 1
+    assert np.mean(default.predict(X_test) == y_test) > 0.95
 
 
 # --------------------------------------------------------------------------
@@ -845,20 +861,28 @@ def test_mistake_spread_measures_how_alike_the_mistakes_are():
     assert _mistake_spread(few, y) == np.inf  # 2 mistakes: no evidence
 
 
-def test_mistakes_over_half_a_class_are_no_minority():
-    """Alike mistakes that cover most of a class (a class the held-out model
-    never learned) do not read as a shortcut's minority; the same mistakes
-    in a larger class do."""
-    from skmat._mat import MAX_MISTAKE_SPREAD, _mistake_spread
+def test_no_sharpened_shift_where_the_validation_rows_hold_no_minority():
+    """Raw iris: XRM's held-out mistakes (most of versicolor) look like a
+    minority, yet none of them falls among the 21 validation rows, whose
+    scores then cannot judge a sharpened shift: the lift is not measured,
+    the cross-fitted one neither, and only the weak shifts are kept."""
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import train_test_split
 
-    p_true = np.linspace(0.08, 0.12, 20)
-    y = np.repeat([0, 1], [190, 18])  # 10 mistakes in each class
-    heldout, wrong = _heldout_with_mistakes(y, p_true)
-    assert wrong[y == 1].mean() == pytest.approx(10 / 18)
-    assert _mistake_spread(heldout, y) == np.inf
-    y = np.repeat([0, 1], [190, 22])  # 10 of 22: under half
-    heldout, wrong = _heldout_with_mistakes(y, p_true)
-    assert _mistake_spread(heldout, y) <= MAX_MISTAKE_SPREAD
+    from skmat._mat import MAX_MISTAKE_SPREAD
+
+    X, y = load_iris(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MATClassifier(random_state=0).fit(X_train, y_train)
+    assert clf.heldout_mistake_spread_ <= MAX_MISTAKE_SPREAD
+    assert 0.5 in clf.temperature_scores_  # the sharpened shifts were trained
+    assert clf.minority_lift_ is None and clf.crossfit_lift_ is None
+    assert clf.temperature_ >= 1
+    assert clf.score(X_test, y_test) > 0.9
 
 
 @pytest.mark.parametrize("p_true, sharpened", [
@@ -1371,11 +1395,14 @@ def test_a_learnable_shortcut_leaves_only_the_sharpened_shifts_to_compete():
     """Where the held-out mistakes look like a shortcut's minority and some
     candidate classifies it beyond label noise (minority_lift_ above 0), only
     the sharpened shifts compete, the sharpest first; where the lift says
-    label noise, only the weak ones; with no lift measured, all of them."""
+    label noise, or none was measured, only the weak ones; before the lift is
+    asked (the candidates training), all of them."""
     keys = [np.inf, 2.0, 0.5, 0.25]
     clf = MATClassifier()
     clf.heldout_mistake_spread_ = 0.05
     clf.validation_groups_source_ = "inferred"
+    clf._lift_asked = True
+    clf.crossfit_lift_ = None
     clf.minority_lift_ = 0.2
     assert clf._candidate_order(keys) == [0.25, 0.5]
     clf.minority_lift_ = -0.01
@@ -1386,7 +1413,16 @@ def test_a_learnable_shortcut_leaves_only_the_sharpened_shifts_to_compete():
     assert clf._candidate_order(keys) == [0.25, 0.5]
     clf.crossfit_lift_ = -0.1
     assert clf._candidate_order(keys) == [np.inf, 2.0]
+    # No inferred-minority row among the validation rows: the cross-fitted
+    # lift alone can let the sharpened shifts in.
     clf.minority_lift_ = None
+    assert clf._candidate_order(keys) == [np.inf, 2.0]
+    clf.crossfit_lift_ = None
+    assert clf._candidate_order(keys) == [np.inf, 2.0]
+    clf.crossfit_lift_ = 0.1
+    assert clf._candidate_order(keys) == [0.25, 0.5]
+    clf._lift_asked = False
+    clf.crossfit_lift_ = None
     assert clf._candidate_order(keys) == [0.25, 0.5, 2.0, np.inf]
     # No sign of a shortcut: the weakest first, every candidate.
     clf.heldout_mistake_spread_ = 0.3
