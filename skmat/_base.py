@@ -861,6 +861,11 @@ def _choose_module(fits, kept, source, tolerance=0.02):
     return best
 
 
+# batch_size="auto": the optimizer steps an epoch makes, and the batches' bounds.
+_AUTO_EPOCH_STEPS = 16
+_AUTO_MIN_BATCH, _AUTO_MAX_BATCH = 16, 256
+
+
 def _resolve_batch_size(batch_size, n_samples):
     """``"auto"``: about 16 steps per epoch, batches of 16 to 256 rows.
 
@@ -873,12 +878,11 @@ def _resolve_batch_size(batch_size, n_samples):
     if batch_size != "auto":
         return batch_size
     if n_samples is None:
-        return 256
-    return int(min(256, max(16, np.ceil(n_samples / 16))))
-
-
-# batch_size="auto": the optimizer steps an epoch makes, whatever the data size.
-_AUTO_EPOCH_STEPS = 16
+        return _AUTO_MAX_BATCH
+    return int(min(
+        _AUTO_MAX_BATCH,
+        max(_AUTO_MIN_BATCH, np.ceil(n_samples / _AUTO_EPOCH_STEPS)),
+    ))
 
 
 def _epoch_rows(batch_size, n_samples):
@@ -897,7 +901,7 @@ def _epoch_rows(batch_size, n_samples):
     # Below 16 steps of the smallest batch only: from 256 rows one pass of
     # batches of ceil(n / 16) rows already makes about 16 steps, and the
     # rows drawn must stay the data's (16 * ceil(n / 16) can exceed n).
-    rows = _AUTO_EPOCH_STEPS * _resolve_batch_size(batch_size, 0)
+    rows = _AUTO_EPOCH_STEPS * _AUTO_MIN_BATCH
     return rows if n_samples < rows else None
 
 
