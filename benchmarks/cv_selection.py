@@ -78,7 +78,8 @@ def run_one(name, seed, n_folds=5):
         fits = {}
         for key in pred:
             score, _, balanced = scorer.score(pred[key])
-            fits[key] = dict(best_score=score, best_balanced_accuracy=balanced)
+            fits[key] = dict(best_score=score, top_score=score,
+                             best_balanced_accuracy=balanced)
         kept = {module: _choose_candidate({tau: fits[module, tau]
                                            for tau in TEMPERATURES})
                 for module in ("linear", "mlp")}

@@ -52,10 +52,13 @@ class _KeepingCandidates(MATClassifier):
 
 def first_within(heads, module, order):
     """The first shift, in the estimator's ``order``, within the tolerance
-    of the module's best score."""
+    of the module's best score; None where the module trained no candidate
+    (the MLP, where the features outnumber the training rows)."""
     # The candidates the fit trained: every temperature, or (inf, 2) where
     # the spread rule left the sharpened ones out.
     taus = [tau for tau in order if (module, tau) in heads]
+    if not taus:
+        return None
     scores = {tau: heads[module, tau]["score"] for tau in taus}
     top = max(scores.values())
     return next(tau for tau in taus if scores[tau] >= top - TOLERANCE)
@@ -65,6 +68,8 @@ def choose(heads, source, guard, order):
     """The (module, temperature) kept under ``guard``."""
     linear = first_within(heads, "linear", order)
     mlp = first_within(heads, "mlp", order)
+    if mlp is None:  # the linear head alone
+        return "linear", linear
     base, other = heads["linear", linear], heads["mlp", mlp]
     better = other["score"] > base["score"] + TOLERANCE
     if source != "inferred" or guard == "none":

@@ -80,7 +80,7 @@ def split(name, seed):
 def pick(rule, heads, source, shortcut, order):
     """The (module, temperature) that ``rule`` keeps among ``heads``."""
     current = choose(heads, source, "same tau", order)
-    if rule == "current" or shortcut:
+    if rule == "current" or shortcut or ("mlp", TEMPERATURES[0]) not in heads:
         return current
     linear = first_within(heads, "linear", order)
     mlp = first_within(heads, "mlp", order)
