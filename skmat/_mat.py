@@ -780,7 +780,7 @@ def _mistake_spread(calibrated, y):
     with about the same confidence (a spread of 0.016 to 0.046 in every
     fit of the interpretable data and the coloured digits). Where nothing is
     spurious the mistakes are noise and hard rows, from confidently wrong to
-    the boundary (0.14 to 0.29 in 22 of 24 fits of seven ordinary data sets
+    the boundary (0.16 to 0.33 in 22 of 24 fits of seven ordinary data sets
     and Adult; ``benchmarks/xrm_mistakes.py``), and there the score on
     inferred groups prefers the sharpest shift, which fits those rows at the
     others' expense.
