@@ -16,6 +16,12 @@ compared on the same candidates:
   (the rule now);
 * ``none``: the validation score alone.
 
+Each guard chooses as the package does otherwise: among a head's shifts in
+the fit's order, the first within 0.02 of its best score (the plateau's top
+where the plateau rule kept its first epoch), with the balanced floor
+between shifts where the fit applies it; the table says in how many fits
+``same tau`` keeps what the default fit kept.
+
 ``oracle`` is the best test figure among the candidates. Seeds 0-9 of
 the four synthetic spurious data sets (5-9 are not in the published
 tables), 3 of Adult and of each sanity data set. Run
@@ -50,24 +56,30 @@ class _KeepingCandidates(MATClassifier):
         return self.candidate_fits_
 
 
-def first_within(heads, module, order):
+def first_within(heads, module, order, balanced=False):
     """The first shift, in the estimator's ``order``, within the tolerance
     of the module's best score; None where the module trained no candidate
-    (the MLP, where the features outnumber the training rows)."""
+    (the MLP, where the features outnumber the training rows). With
+    ``balanced``, a later shift competes only when its balanced accuracy is
+    no lower than the first's, as ``skmat._base._choose_candidate``."""
     # The candidates the fit trained: every temperature, or (inf, 2) where
     # the spread rule left the sharpened ones out.
     taus = [tau for tau in order if (module, tau) in heads]
     if not taus:
         return None
+    if balanced:
+        floor = heads[module, taus[0]]["balanced"]
+        taus = taus[:1] + [t for t in taus[1:] if heads[module, t]["balanced"] >= floor]
     scores = {tau: heads[module, tau]["score"] for tau in taus}
     top = max(scores.values())
     return next(tau for tau in taus if scores[tau] >= top - TOLERANCE)
 
 
-def choose(heads, source, guard, order):
-    """The (module, temperature) kept under ``guard``."""
-    linear = first_within(heads, "linear", order)
-    mlp = first_within(heads, "mlp", order)
+def choose(heads, source, guard, order, balanced=False):
+    """The (module, temperature) kept under ``guard``; ``balanced`` as in
+    :func:`first_within` (``MATClassifier._balanced_candidates()``)."""
+    linear = first_within(heads, "linear", order, balanced)
+    mlp = first_within(heads, "mlp", order, balanced)
     if mlp is None:  # the linear head alone
         return "linear", linear
     base, other = heads["linear", linear], heads["mlp", mlp]
@@ -89,7 +101,9 @@ def candidate_heads(model, metric):
     for (module, tau), fit in model.candidate_fits_.items():
         # A fitted copy of the model whose network is this candidate's.
         model.net_ = fit["build"]()
-        heads[module, tau] = dict(score=fit["best_score"],
+        # The score the package compares: the plateau's top where the
+        # plateau rule kept its first epoch, else the best epoch's.
+        heads[module, tau] = dict(score=fit["top_score"],
                                   balanced=fit["best_balanced_accuracy"],
                                   test=metric(model))
     return heads
@@ -107,10 +121,18 @@ def run_one(name, seed):
                oracle=max(h["test"] for h in heads.values()))
     # The order in which the fit broke ties between temperatures.
     order = model._candidate_order(list(TEMPERATURES))
+    balanced = model._balanced_candidates()
     for guard in GUARDS:
-        module, tau = choose(heads, model.validation_groups_source_, guard, order)
+        module, tau = choose(heads, model.validation_groups_source_, guard, order,
+                             balanced)
         row[guard] = heads[module, tau]["test"]
         row[f"{guard} kept"] = f"{module} {tau:g}"
+    # "same tau" is the package's rule: it must keep what the fit kept.
+    row["same tau is the fit's"] = (
+        row["same tau kept"] == f"{model.module_} {model.temperature_:g}")
+    if not row["same tau is the fit's"]:
+        print(f"{name} seed {seed}: same tau keeps {row['same tau kept']}, the "
+              f"fit kept {model.module_} {model.temperature_:g}", flush=True)
     print(f"{name} seed {seed}: " + ", ".join(
         f"{g} {row[g]:.3f} ({row[g + ' kept']})" for g in GUARDS
     ), flush=True)
@@ -140,6 +162,10 @@ def report(frame, output_dir):
         values = " | ".join(f"{v:.3f}" for v in r[3:3 + len(GUARDS)])
         lines.append(f"| {r.dataset} | {r.metric} | {r.seeds} | {values} "
                      f"| {r.changed} | {r.oracle:.3f} |")
+    if "same tau is the fit's" in frame:
+        same = frame["same tau is the fit's"].astype(bool)
+        lines += ["", f"`same tau`, the package's rule, keeps the candidate the "
+                  f"default fit kept in {int(same.sum())} of {len(same)} fits."]
     text = "\n".join(lines) + "\n"
     print(text)
     (output_dir / "head_guard.md").write_text(text)

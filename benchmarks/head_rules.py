@@ -77,13 +77,14 @@ def split(name, seed):
     return X, y, figures
 
 
-def pick(rule, heads, source, shortcut, order):
-    """The (module, temperature) that ``rule`` keeps among ``heads``."""
-    current = choose(heads, source, "same tau", order)
+def pick(rule, heads, source, shortcut, order, balanced=False):
+    """The (module, temperature) that ``rule`` keeps among ``heads``;
+    ``balanced`` as in ``head_guard.first_within``."""
+    current = choose(heads, source, "same tau", order, balanced)
     if rule == "current" or shortcut or ("mlp", TEMPERATURES[0]) not in heads:
         return current
-    linear = first_within(heads, "linear", order)
-    mlp = first_within(heads, "mlp", order)
+    linear = first_within(heads, "linear", order, balanced)
+    mlp = first_within(heads, "mlp", order, balanced)
     lin, other = heads["linear", linear], heads["mlp", mlp]
     same_tau = other["balanced"] >= heads["linear", mlp]["balanced"]
     keep_mlp = {
@@ -107,7 +108,7 @@ def run_one(name, seed):
     rows = []
     for rule in RULES:
         module, tau = pick(rule, heads, model.validation_groups_source_,
-                           shortcut, order)
+                           shortcut, order, model._balanced_candidates())
         for row, value in heads[module, tau]["test"].items():
             rows.append(dict(dataset=name, row=row, seed=seed, rule=rule,
                              head=module, temperature=tau, test=value,
