@@ -4,8 +4,8 @@ Issue 11 measured that the network matters as much as the shift strength (on
 coloured digits an MLP head beat the linear one) and asked whether a default
 could choose the head on the validation split with the same score that
 chooses the temperature. Here every data set is fitted twice at defaults,
-``fit(X_train, y_train)`` only, no group labels: ``MATClassifier()`` (linear
-head) and ``MATClassifier(module="mlp")``, both on the same XRM (the default
+``fit(X_train, y_train)`` only, no group labels: ``MATClassifier(module=
+"linear")`` and ``MATClassifier(module="mlp")``, both on the same XRM (the default
 linear one, fitted once through ``memory``), so that both heads are scored
 on the same inferred validation groups. Columns:
 
