@@ -42,6 +42,7 @@ import sanity  # noqa: E402
 from head_choice import run_all, split  # noqa: E402
 
 from skmat import MATClassifier  # noqa: E402
+from skmat._base import _choose_candidate  # noqa: E402
 from skmat._mat import AUTO_TEMPERATURES as TEMPERATURES  # noqa: E402
 
 TOLERANCE = 0.02  # as skmat._base._choose_module
@@ -61,18 +62,16 @@ def first_within(heads, module, order, balanced=False):
     of the module's best score; None where the module trained no candidate
     (the MLP, where the features outnumber the training rows). With
     ``balanced``, a later shift competes only when its balanced accuracy is
-    no lower than the first's, as ``skmat._base._choose_candidate``."""
+    no lower than the first's: the package's ``_choose_candidate``."""
     # The candidates the fit trained: every temperature, or (inf, 2) where
     # the spread rule left the sharpened ones out.
     taus = [tau for tau in order if (module, tau) in heads]
     if not taus:
         return None
-    if balanced:
-        floor = heads[module, taus[0]]["balanced"]
-        taus = taus[:1] + [t for t in taus[1:] if heads[module, t]["balanced"] >= floor]
-    scores = {tau: heads[module, tau]["score"] for tau in taus}
-    top = max(scores.values())
-    return next(tau for tau in taus if scores[tau] >= top - TOLERANCE)
+    fits = {tau: dict(top_score=heads[module, tau]["score"],
+                      best_balanced_accuracy=heads[module, tau]["balanced"])
+            for tau in taus}
+    return _choose_candidate(fits, TOLERANCE, balanced)
 
 
 def choose(heads, source, guard, order, balanced=False):
