@@ -642,13 +642,15 @@ def test_auto_temperature_trains_every_candidate_and_keeps_the_parsimonious_one(
     assert list(clf.temperature_scores_) == list(AUTO_TEMPERATURES)
     scores = clf.temperature_scores_
     # The held-out mistakes look like a shortcut's minority here (FAST's
-    # network memorizes) and some candidate classifies it beyond label
-    # noise: only the sharpened shifts compete, the sharpest first; without
-    # the lift, every candidate, the weakest first.
-    if clf.minority_lift_ is not None and clf.minority_lift_ > 0:
+    # network memorizes; every candidate was trained) and some candidate
+    # classifies it beyond label noise: only the sharpened shifts compete,
+    # the sharpest first; had neither lift passed, only the weak ones, the
+    # weakest first.
+    lifts = (clf.minority_lift_, clf.crossfit_lift_)
+    if any(lift is not None and lift > 0 for lift in lifts):
         order = [t for t in AUTO_TEMPERATURES[::-1] if t < 1]
     else:
-        order = list(AUTO_TEMPERATURES)
+        order = [t for t in AUTO_TEMPERATURES if t >= 1]
     best = max(scores[t] for t in order)
     # The first candidate within 0.02 of the best is kept.
     kept = next(t for t in order if scores[t] >= best - 0.02)
