@@ -3,7 +3,8 @@
 ``MATClassifier(module="auto")`` trains a linear and an MLP head at each of
 four temperatures and keeps the MLP only when its validation score beats the
 linear head's by more than 0.02 and, on XRM's inferred groups, its balanced
-validation accuracy is no lower. Here every candidate head of a default fit
+validation accuracy is no lower (a tie broken by the lower validation loss).
+Here every candidate head of a default fit
 (``fit(X_train, y_train)`` only, no group labels) is kept with its
 validation record and its own test figure (worst-group accuracy with the
 true groups, or accuracy on the sanity data sets; before the refit on every
@@ -12,8 +13,9 @@ compared on the same candidates:
 
 * ``kept tau``: balanced accuracy no lower than the linear head's at the
   linear head's own kept temperature (the rule until this benchmark);
-* ``same tau``: no lower than the linear head's at the MLP's temperature
-  (the rule now);
+* ``same tau``: no lower than the linear head's at the MLP's temperature,
+  a tie broken by the lower validation loss (the rule now: the package's
+  ``_choose_module``);
 * ``none``: the validation score alone.
 
 Each guard chooses as the package does otherwise: among a head's shifts in
@@ -42,7 +44,7 @@ import sanity  # noqa: E402
 from head_choice import run_all, split  # noqa: E402
 
 from skmat import MATClassifier  # noqa: E402
-from skmat._base import _choose_candidate  # noqa: E402
+from skmat._base import _choose_candidate, _choose_module  # noqa: E402
 from skmat._mat import AUTO_TEMPERATURES as TEMPERATURES  # noqa: E402
 
 TOLERANCE = 0.02  # as skmat._base._choose_module
@@ -81,14 +83,20 @@ def choose(heads, source, guard, order, balanced=False):
     mlp = first_within(heads, "mlp", order, balanced)
     if mlp is None:  # the linear head alone
         return "linear", linear
+    if guard == "same tau":
+        fits = {key: dict(top_score=head["score"],
+                          best_balanced_accuracy=head["balanced"],
+                          best_loss=head["loss"])
+                for key, head in heads.items()}
+        kept = {"linear": linear, "mlp": mlp}
+        module = _choose_module(fits, kept, source, TOLERANCE)
+        return module, kept[module]
     base, other = heads["linear", linear], heads["mlp", mlp]
     better = other["score"] > base["score"] + TOLERANCE
     if source != "inferred" or guard == "none":
         balanced = True
-    elif guard == "kept tau":
-        balanced = other["balanced"] >= base["balanced"]
     else:
-        balanced = other["balanced"] >= heads["linear", mlp]["balanced"]
+        balanced = other["balanced"] >= base["balanced"]
     return ("mlp", mlp) if better and balanced else ("linear", linear)
 
 
@@ -104,6 +112,7 @@ def candidate_heads(model, metric):
         # plateau rule kept its first epoch, else the best epoch's.
         heads[module, tau] = dict(score=fit["top_score"],
                                   balanced=fit["best_balanced_accuracy"],
+                                  loss=fit["best_loss"],
                                   test=metric(model))
     return heads
 

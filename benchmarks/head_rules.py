@@ -3,7 +3,8 @@
 ``MATClassifier(module="auto")`` trains a linear and an MLP head at each
 candidate temperature and keeps the MLP only when its validation score beats
 the linear head's by more than 0.02 and its balanced validation accuracy is
-no lower than the linear head's at the MLP's temperature (``current``). On
+no lower than the linear head's at the MLP's temperature, a tie broken by
+the lower validation loss (``current``: the package's ``_choose_module``). On
 Adult with 1,000 or 3,000 rows it keeps the linear head in most seeds, where
 separately trained fits with the MLP head forced did better on every
 attribute. Does another rule for choosing the head do better on the same

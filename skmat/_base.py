@@ -633,6 +633,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                 best_score=None,
                 top_score=None,
                 best_balanced_accuracy=None,
+                best_loss=None,
                 last_pooled_accuracies=None,
                 initial_score=None,
             )
@@ -654,6 +655,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
             best_score=float(scores[best]),
             top_score=top,
             best_balanced_accuracy=float(net.history[best, "valid_balanced_acc"]),
+            best_loss=float(net.history[best, "valid_loss"]),
             last_pooled_accuracies=(
                 float(net.history[-1, "valid_minority_acc"]),
                 float(net.history[-1, "valid_majority_acc"]),
@@ -735,6 +737,7 @@ class _NetworkClassifier(_NeuralClassifierMixin, BaseEstimator, ABC):
                     else validation.top_score_[h]
                 ),
                 best_balanced_accuracy=float(records[best]["valid_balanced_acc"]),
+                best_loss=float(records[best]["valid_loss"]),
                 last_pooled_accuracies=(
                     float(records[-1]["valid_minority_acc"]),
                     float(records[-1]["valid_majority_acc"]),
@@ -833,15 +836,20 @@ def _choose_module(fits, kept, source, tolerance=0.02):
     ``fits[module, key]`` is the fit of every candidate and ``kept[module]``
     the candidate (temperature) each module keeps. A later module is kept
     only when its kept fit's validation score beats the first module's by
-    more than ``tolerance`` and, on groups inferred by XRM, its balanced
-    validation accuracy is no lower than the first module's *at the same
-    candidate*: a more flexible network can raise the worst inferred group
-    by fitting the hard or mislabelled rows XRM got wrong at the expense of
-    the others, which the inferred score rewards and balanced accuracy does
-    not. Comparing at the same temperature isolates that effect of the
-    network: across temperatures balanced accuracy on validation rows drawn
-    like the training rows falls with the strength of the shift whatever the
-    network, and would refuse a better head for using a stronger shift.
+    more than ``tolerance`` and, on groups inferred by XRM, it classifies
+    the validation rows better than the first module *at the same
+    candidate*: a higher balanced validation accuracy or, on a tie, a lower
+    validation loss (the tie-breaks of early stopping, in the same order).
+    A more flexible network can raise the worst inferred group by fitting
+    the hard or mislabelled rows XRM got wrong at the expense of the
+    others, which the inferred score rewards and balanced accuracy does
+    not. On a few dozen validation rows the two heads often tie on
+    balanced accuracy; the loss then says which fits those rows better, and
+    a full tie keeps the simpler head. Comparing at the same
+    temperature isolates that effect of the network: across temperatures
+    balanced accuracy on validation rows drawn like the training rows falls
+    with the strength of the shift whatever the network, and would refuse a
+    better head for using a stronger shift.
     """
     modules = list(kept)
     first = best = modules[0]
@@ -852,13 +860,20 @@ def _choose_module(fits, kept, source, tolerance=0.02):
             continue
         better = fit["top_score"] > base["top_score"] + tolerance
         balanced = source != "inferred" or (
-            fit["best_balanced_accuracy"]
-            >= fits[first, kept[module]]["best_balanced_accuracy"]
+            _classification_rank(fit) > _classification_rank(fits[first, kept[module]])
         )
         top = fits[best, kept[best]]["top_score"]
         if better and balanced and fit["top_score"] > top:
             best = module
     return best
+
+
+def _classification_rank(fit):
+    """How well a fit classifies its validation rows, as a comparable tuple.
+
+    Balanced accuracy first, then the validation loss (lower is better).
+    """
+    return fit["best_balanced_accuracy"], -fit["best_loss"]
 
 
 # batch_size="auto": the optimizer steps an epoch makes, and the batches' bounds.

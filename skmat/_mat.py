@@ -157,10 +157,11 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         layer of 256 units) at each candidate temperature and keeps the
         linear one unless the MLP's validation score beats it by more than
         0.02 and, on XRM's inferred groups, its balanced validation accuracy
-        is no lower than the linear head's at the same temperature
-        (``module_``, ``module_scores_``): a more flexible head can raise the
-        worst inferred group by fitting the hard rows XRM got wrong at the
-        others' expense, which balanced accuracy does not reward. With at
+        is higher than the linear head's at the same temperature, or equal
+        with a lower validation loss (``module_``, ``module_scores_``): a
+        more flexible head can raise the worst inferred group by fitting the
+        hard rows XRM got wrong at the others' expense, which balanced
+        accuracy does not reward. With at
         least as many features as training rows (after the validation
         split), as on a frozen backbone's embeddings of a few hundred rows,
         only the linear head is trained: it can already fit every training

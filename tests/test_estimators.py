@@ -679,8 +679,8 @@ def test_explicit_temperatures_change_the_model(blobs):
 def test_choose_module_needs_a_clear_win_and_no_loss_of_balance():
     from skmat._base import _choose_module
 
-    def fit(score, balanced):
-        return dict(top_score=score, best_balanced_accuracy=balanced)
+    def fit(score, balanced, loss=0.3):
+        return dict(top_score=score, best_balanced_accuracy=balanced, best_loss=loss)
 
     def choose(mlp, source="inferred", linear=None):
         # Both heads keep the same temperature.
@@ -692,7 +692,7 @@ def test_choose_module_needs_a_clear_win_and_no_loss_of_balance():
 
     # Within the tolerance of 0.02: the simpler head.
     assert choose(fit(0.81, 0.99)) == "linear"
-    assert choose(fit(0.85, 0.90)) == "mlp"
+    assert choose(fit(0.85, 0.91)) == "mlp"
     # A better worst inferred group bought with balanced accuracy: refused on
     # inferred groups, taken on true ones.
     assert choose(fit(0.85, 0.89)) == "linear"
@@ -701,12 +701,33 @@ def test_choose_module_needs_a_clear_win_and_no_loss_of_balance():
     assert choose(fit(None, None), None, linear=fit(None, None)) == "linear"
 
 
+def test_choose_module_breaks_a_balanced_tie_by_the_validation_loss():
+    """Small validation sets tie on balanced accuracy: the loss decides, as
+    it breaks early stopping's ties, and a full tie keeps the simpler head."""
+    from skmat._base import _choose_module
+
+    def choose(mlp_loss, linear_loss=0.3, source="inferred"):
+        fits = {
+            ("linear", 1.0): dict(top_score=0.80, best_balanced_accuracy=0.90,
+                                  best_loss=linear_loss),
+            ("mlp", 1.0): dict(top_score=0.85, best_balanced_accuracy=0.90,
+                               best_loss=mlp_loss),
+        }
+        return _choose_module(fits, {"linear": 1.0, "mlp": 1.0}, source)
+
+    assert choose(mlp_loss=0.2) == "mlp"
+    assert choose(mlp_loss=0.4) == "linear"
+    assert choose(mlp_loss=0.3) == "linear"
+    # On true groups the score alone decides.
+    assert choose(mlp_loss=0.4, source="group_labels") == "mlp"
+
+
 def test_choose_module_compares_balance_at_the_mlps_temperature():
     """A stronger shift lowers balanced accuracy whatever the network."""
     from skmat._base import _choose_module
 
-    def fit(score, balanced):
-        return dict(top_score=score, best_balanced_accuracy=balanced)
+    def fit(score, balanced, loss=0.3):
+        return dict(top_score=score, best_balanced_accuracy=balanced, best_loss=loss)
 
     fits = {
         ("linear", np.inf): fit(0.76, 0.97),  # kept by the linear head
