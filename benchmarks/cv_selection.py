@@ -13,10 +13,11 @@ chosen with MAT's rules of when this experiment was made (the weakest
 temperature within 0.02 of the best, whatever the spread of XRM's mistakes;
 the MLP only when it beats the linear head by more than 0.02 with no lower
 balanced accuracy at the same temperature, a tie broken by the lower
-out-of-fold log loss as the package now breaks it). The choice is then trained on
-every row for the mean of the folds' best epochs. Columns: test worst-group
-accuracy (accuracy on the sanity data sets) of this ``5-fold`` choice and of
-``MATClassifier()`` at its defaults, and the temperature each kept.
+out-of-fold log loss as the package now breaks it). The choice is then
+trained on every row for the mean of the folds' best epochs. Columns: test
+worst-group accuracy (accuracy on the sanity data sets) of this ``5-fold``
+choice and of ``MATClassifier()`` at its defaults, and the temperature each
+kept.
 
 Run ``python benchmarks/cv_selection.py --n-jobs 2`` (about 7 minutes on
 two cores); the table is printed and written to

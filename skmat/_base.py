@@ -845,11 +845,11 @@ def _choose_module(fits, kept, source, tolerance=0.02):
     others, which the inferred score rewards and balanced accuracy does
     not. On a few dozen validation rows the two heads often tie on
     balanced accuracy; the loss then says which fits those rows better, and
-    a full tie keeps the simpler head. Comparing at the same
-    temperature isolates that effect of the network: across temperatures
-    balanced accuracy on validation rows drawn like the training rows falls
-    with the strength of the shift whatever the network, and would refuse a
-    better head for using a stronger shift.
+    a full tie keeps the simpler head. Comparing at the same temperature
+    isolates that effect of the network: across temperatures balanced
+    accuracy on validation rows drawn like the training rows falls with the
+    strength of the shift whatever the network, and would refuse a better
+    head for using a stronger shift.
     """
     modules = list(kept)
     first = best = modules[0]

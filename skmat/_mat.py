@@ -161,12 +161,12 @@ class MATClassifier(_XRMSourceMixin, _NetworkClassifier):
         with a lower validation loss (``module_``, ``module_scores_``): a
         more flexible head can raise the worst inferred group by fitting the
         hard rows XRM got wrong at the others' expense, which balanced
-        accuracy does not reward. With at
-        least as many features as training rows (after the validation
-        split), as on a frozen backbone's embeddings of a few hundred rows,
-        only the linear head is trained: it can already fit every training
-        row, and the MLP would add another way to interpolate them, not a
-        better fit. The candidate heads train in one pass over the data.
+        accuracy does not reward. With at least as many features as
+        training rows (after the validation split), as on a frozen
+        backbone's embeddings of a few hundred rows, only the linear head
+        is trained: it can already fit every training row, and the MLP
+        would add another way to interpolate them, not a better fit. The
+        candidate heads train in one pass over the data.
         ``module_params`` then configure the MLP, and the XRM that
         ``xrm=None`` stands for is linear. Without early stopping the linear
         head is used. A class is instantiated with ``n_features`` and
