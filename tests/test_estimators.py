@@ -788,6 +788,28 @@ def test_auto_module_is_linear_with_as_many_features_as_training_rows(
         assert type(clf.net_.module_).__name__ == "LinearModule"
 
 
+def test_auto_module_guard_reads_each_heads_validation_loss(blobs, monkeypatch):
+    """The loss that breaks a balanced tie is the kept epoch's, as recorded."""
+    import skmat._base
+
+    seen = {}
+    choose = skmat._base._choose_module
+
+    def spy(fits, kept, source):
+        seen.update(fits=fits, kept=kept)
+        return choose(fits, kept, source)
+
+    monkeypatch.setattr(skmat._base, "_choose_module", spy)
+    X, y = blobs
+    clf = MATClassifier(
+        **{**FAST, "module": "auto"}, refit=False, random_state=0
+    ).fit(X, y)
+    assert all(fit["best_loss"] > 0 for fit in seen["fits"].values())
+    fit = seen["fits"][clf.module_, seen["kept"][clf.module_]]
+    recorded = clf.net_.history[fit["best_epoch"] - 1, "valid_loss"]
+    assert fit["best_loss"] == pytest.approx(recorded)
+
+
 def test_auto_module_refits_and_pickles_the_kept_head(blobs, monkeypatch):
     import skmat._base
 
