@@ -76,6 +76,18 @@ def first_within(heads, module, order, balanced=False):
     return _choose_candidate(fits, TOLERANCE, balanced)
 
 
+def package_head(heads, source, linear, mlp, tolerance=TOLERANCE):
+    """The (module, temperature) the package's ``_choose_module`` keeps
+    between the linear head at ``linear`` and the MLP at ``mlp``."""
+    fits = {key: dict(top_score=head["score"],
+                      best_balanced_accuracy=head["balanced"],
+                      best_loss=head["loss"])
+            for key, head in heads.items()}
+    kept = {"linear": linear, "mlp": mlp}
+    module = _choose_module(fits, kept, source, tolerance)
+    return module, kept[module]
+
+
 def choose(heads, source, guard, order, balanced=False):
     """The (module, temperature) kept under ``guard``; ``balanced`` as in
     :func:`first_within` (``MATClassifier._balanced_candidates()``)."""
@@ -84,13 +96,7 @@ def choose(heads, source, guard, order, balanced=False):
     if mlp is None:  # the linear head alone
         return "linear", linear
     if guard == "same tau":
-        fits = {key: dict(top_score=head["score"],
-                          best_balanced_accuracy=head["balanced"],
-                          best_loss=head["loss"])
-                for key, head in heads.items()}
-        kept = {"linear": linear, "mlp": mlp}
-        module = _choose_module(fits, kept, source, TOLERANCE)
-        return module, kept[module]
+        return package_head(heads, source, linear, mlp)
     base, other = heads["linear", linear], heads["mlp", mlp]
     better = other["score"] > base["score"] + TOLERANCE
     if source != "inferred" or guard == "none":

@@ -14,7 +14,8 @@ on every row (which only the kept candidate gets), and each rule below picks
 among them. The rules differ from ``current`` only in fits whose held-out
 mistakes show no shortcut (the planted sets are unchanged by construction):
 
-* ``no margin``: the MLP's score need only be higher (same balanced guard);
+* ``no margin``: the MLP's score need only be higher (the package's rule with
+  no tolerance: the same balanced guard and tie-break);
 * ``balanced``: the head with the higher balanced validation accuracy, each
   at its own kept temperature (the linear head on ties);
 * ``balanced, same tau``: the MLP wherever its balanced accuracy is no lower
@@ -49,6 +50,7 @@ from head_guard import (  # noqa: E402
     candidate_heads,
     choose,
     first_within,
+    package_head,
 )
 from spurious_defaults import load, test_groupings  # noqa: E402
 
@@ -86,10 +88,11 @@ def pick(rule, heads, source, shortcut, order, balanced=False):
         return current
     linear = first_within(heads, "linear", order, balanced)
     mlp = first_within(heads, "mlp", order, balanced)
+    if rule == "no margin":
+        return package_head(heads, source, linear, mlp, tolerance=0.0)
     lin, other = heads["linear", linear], heads["mlp", mlp]
     same_tau = other["balanced"] >= heads["linear", mlp]["balanced"]
     keep_mlp = {
-        "no margin": other["score"] > lin["score"] and same_tau,
         "balanced": other["balanced"] > lin["balanced"],
         "balanced, same tau": same_tau,
         "mlp": True,
