@@ -11,6 +11,7 @@ import torch
 from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 from skmat import MATClassifier, WorstGroupScorer, XRMEstimator
@@ -808,6 +809,64 @@ def test_auto_module_guard_reads_each_heads_validation_loss(blobs, monkeypatch):
     fit = seen["fits"][clf.module_, seen["kept"][clf.module_]]
     recorded = clf.net_.history[fit["best_epoch"] - 1, "valid_loss"]
     assert fit["best_loss"] == pytest.approx(recorded)
+
+
+def test_untrained_means_no_better_score_nor_balanced_accuracy():
+    from skmat._base import _untrained
+
+    learned = dict(best_score=0.47, initial_score=0.52,
+                   best_balanced_accuracy=0.91, initial_balanced_accuracy=0.64)
+    # The score fell, but the network classifies the rows far better.
+    assert not _untrained(learned)
+    assert _untrained({**learned, "best_balanced_accuracy": 0.64})
+    assert _untrained({**learned, "best_score": 0.52, "best_balanced_accuracy": 0.5})
+    assert not _untrained(
+        {**learned, "best_score": 0.53, "best_balanced_accuracy": 0.5}
+    )
+
+
+@pytest.mark.parametrize("Estimator", [MATClassifier, ERMClassifier])
+def test_warns_when_the_kept_network_is_no_better_than_untrained(blobs, Estimator):
+    X, y = blobs
+    # A step too small to change a prediction: every epoch is the untrained network.
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        Estimator(**{**FAST, "lr": 1e-9}, random_state=0).fit(X, y)
+    messages = [str(w.message) for w in record
+                if "no better than the untrained network" in str(w.message)]
+    assert len(messages) == 1
+    assert issubclass(
+        next(w.category for w in record if str(w.message) == messages[0]),
+        ConvergenceWarning,
+    )
+    assert "balanced accuracy" in messages[0] and "Train longer" in messages[0]
+
+
+def test_no_convergence_warning_where_the_score_falls_as_the_network_learns(
+    monkeypatch,
+):
+    """Label noise: XRM's inferred minority is noise, on which the untrained
+    network's random errors score better than the trained network's."""
+    import skmat._base
+
+    seen = []
+    untrained = skmat._base._untrained
+    monkeypatch.setattr(
+        skmat._base, "_untrained", lambda fit: seen.append(fit) or untrained(fit)
+    )
+    X, y = make_classification(
+        600, n_features=20, class_sep=2.0, flip_y=0.2, random_state=0
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        clf = MATClassifier(random_state=0).fit(X, y)
+    assert not [w for w in record if "untrained network" in str(w.message)]
+    (fit,) = seen
+    assert clf.validation_groups_source_ == "inferred"
+    # What the warning used to read alone: the score is no better...
+    assert fit["best_score"] <= fit["initial_score"]
+    # ...but the kept network classifies the validation rows far better.
+    assert fit["best_balanced_accuracy"] > fit["initial_balanced_accuracy"] + 0.2
 
 
 def test_auto_module_refits_and_pickles_the_kept_head(blobs, monkeypatch):

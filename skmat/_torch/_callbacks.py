@@ -181,7 +181,8 @@ class GroupValidation(Callback):
     ``valid_acc``, ``valid_balanced_acc``, ``valid_loss`` and, on inferred
     groups, ``valid_minority_acc`` and ``valid_majority_acc`` (the pooled
     inferred minority and the other rows; NaN otherwise).
-    ``initial_score_`` holds the score of the network before its first step.
+    ``initial_score_`` and ``initial_balanced_accuracy_`` hold the score and
+    the balanced accuracy of the network before its first step.
     With ``balanced_tolerance``, an epoch whose balanced accuracy is more
     than that below the best of the run so far ranks below every epoch
     within it (see :class:`_BalancedRank`). With ``plateau_tolerance``,
@@ -216,7 +217,8 @@ class GroupValidation(Callback):
             else _PlateauStart(self.plateau_tolerance)
         )
         if not len(net.history) or "valid_score" not in net.history[-1]:
-            self.initial_score_ = self._score(net)[0]
+            record = self._score(net)
+            self.initial_score_, self.initial_balanced_accuracy_ = record[0], record[3]
 
     def on_epoch_end(self, net, **kwargs):
         record = list(self._score(net))
@@ -247,8 +249,9 @@ class HeadsValidation(Callback):
     training, ``records_[h]`` holds head ``h``'s validation records (dicts
     with the keys of :class:`GroupValidation`) up to its stopping epoch,
     ``best_epoch_[h]`` its best epoch (1-based), ``best_state_[h]`` the
-    head's weights at that epoch and ``initial_score_[h]`` the score of the
-    untrained head. ``balanced_tolerance`` (one for every head, or a list of
+    head's weights at that epoch and ``initial_score_[h]`` and
+    ``initial_balanced_accuracy_[h]`` the score and the balanced accuracy of
+    the untrained head. ``balanced_tolerance`` (one for every head, or a list of
     one per head) guards each head's ranks as in :class:`GroupValidation`.
     With ``plateau_tolerance`` (one for every
     head, or a list of one per head, None for the best epoch), a head that
@@ -279,7 +282,9 @@ class HeadsValidation(Callback):
     def on_train_begin(self, net, **kwargs):
         self.scorer_ = ValidationScorer(self.y_valid, self.groups, self.source)
         n_heads = net.module_.n_heads
-        self.initial_score_ = [record[0] for record in self._records(net)]
+        initial = self._records(net)
+        self.initial_score_ = [record[0] for record in initial]
+        self.initial_balanced_accuracy_ = [record[3] for record in initial]
         self.records_ = [[] for _ in range(n_heads)]
         self.best_rank_ = [-np.inf] * n_heads
         self.best_epoch_ = [0] * n_heads

@@ -65,8 +65,8 @@ early_stopping : bool, default=True
     together), and each group is shrunk towards the overall accuracy by 5
     pseudo-rows, so that a handful of rows cannot decide alone and the
     minorities of many classes still count together; else the worst-class
-    accuracy. A warning says when the kept network scores no better than the
-    untrained one.
+    accuracy. A warning says when the kept network is no better than the
+    untrained one on the score and on balanced accuracy.
     ``False`` trains ``max_epochs`` epochs on all rows and keeps the last
     one. An explicit ``X_val, y_val`` given to :meth:`fit` replaces the
     held-out rows.
