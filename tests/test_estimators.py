@@ -1,6 +1,7 @@
 """Behaviour of XRMEstimator, MATClassifier and the ERM baseline."""
 
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -10,7 +11,7 @@ import sklearn
 import torch
 from scipy.special import softmax
 from sklearn.base import clone
-from sklearn.datasets import make_classification
+from sklearn.datasets import make_blobs, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
@@ -194,6 +195,63 @@ def test_xrm_says_when_a_class_was_never_learned():
                                   "of class(es) [0, 1, 2], though most")
     assert "never learned" in messages[0] and "Train longer" in messages[0]
     assert "ran away" not in messages[0]
+
+
+@pytest.fixture(scope="module")
+def five_blobs():
+    # Five overlapping blobs, no shortcut: XRM's echo chamber flips most of
+    # some class's labels after a few epochs, and XRM keeps an early epoch.
+    X, y = make_blobs(200, centers=5, n_features=2, cluster_std=1.5,
+                      random_state=47)
+    return (X - X.mean(axis=0)) / X.std(axis=0), y
+
+
+def test_xrm_keeps_a_sound_epoch_and_says_the_echo_chamber_ran_away(five_blobs):
+    from skmat._xrm import _RECOVERED_RUNAWAY
+
+    X, y = five_blobs
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        xrm = XRMEstimator(module="linear", random_state=1).fit(X, y)
+    assert xrm.runaway_ and xrm.best_epoch_ < len(xrm.history_)
+    messages = [str(w.message) for w in record if "ran away" in str(w.message)]
+    assert len(messages) == 1
+    assert f"the twins of epoch {xrm.best_epoch_}," in messages[0]
+    assert re.match(_RECOVERED_RUNAWAY, messages[0])
+
+    # A class the twins had not learned at that epoch is reported as such,
+    # not with the advice to train longer.
+    y_enc = np.repeat(np.arange(5), 5)
+    mistakes = np.r_[np.ones(5, dtype=int), np.tile([0, 1, 0, 1, 0], 4)]
+    flipped = np.r_[[1, 0, 0, 0, 0], np.zeros(20)].astype(bool)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert xrm._check_degenerate(y_enc, mistakes, flipped)
+    (message,) = [str(w.message) for w in record]
+    assert message.startswith(
+        f"XRM's echo chamber ran away, and at epoch {xrm.best_epoch_}, the last "
+        "sound one, the twins misclassified every example of class(es) [0]"
+    )
+    assert "Train longer" not in message
+    assert re.match(_RECOVERED_RUNAWAY, message)
+
+
+def test_mat_keeps_a_recovered_runaway_of_its_own_xrm_to_xrm_attributes(five_blobs):
+    X, y = five_blobs
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        clf = MATClassifier(random_state=1).fit(X, y)
+    assert clf.xrm_.runaway_ and clf.xrm_.best_epoch_ < len(clf.xrm_.history_)
+    assert not [w for w in record
+                if issubclass(w.category, DegenerateEnvironmentWarning)]
+    # With another optimizer than SGD, the runaway is passed on, with the
+    # advice to use SGD.
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        clf = MATClassifier(optimizer="adam", random_state=1).fit(X, y)
+    assert clf.xrm_.runaway_
+    messages = [str(w.message) for w in record if "ran away" in str(w.message)]
+    assert messages and "optimizer='sgd'" in messages[0]
 
 
 def test_xrm_advises_sgd_only_to_other_optimizers():
