@@ -282,7 +282,7 @@ class XRMEstimator(_NeuralClassifierMixin, BaseEstimator):
                 DegenerateEnvironmentWarning,
                 stacklevel=find_stack_level(),
             )
-        recovered = getattr(self, "runaway_", False) and self.net_.sound_epoch_
+        recovered = self.runaway_ and self.net_.sound_epoch_
         if unlearned and recovered:
             warnings.warn(
                 f"{_RUNAWAY_WARNING}{_UNLEARNED_AT_SOUND_EPOCH} "
